@@ -1,0 +1,44 @@
+import type { Batch } from '../schema/index.js';
+
+/**
+ * What every collector is: an object in the registry (`registry.ts`) with the formats it reads, a
+ * sniffing test for format detection, and an async generator from raw bytes to {@link Batch}es.
+ * Collectors never import the lake, the pipeline or each other.
+ */
+
+/** One raw input: a file, an S3 object, a Lambda payload. */
+export interface CollectorInput {
+  /** How the input is named in `source_ref` (a path, an s3:// URI, `lambda:<request id>`). */
+  name: string;
+  /** The input's bytes, already decompressed. Read once, as a stream. */
+  bytes: AsyncIterable<Buffer>;
+  /** Id key of the input's content fingerprint (see `idKey`), used to derive event ids. */
+  key: string;
+}
+
+/** Run-wide facts a collector may need. */
+export interface CollectorContext {
+  /** Ingest time stamped on every event, microseconds since the epoch. */
+  ingestTime: number;
+  /** Events per batch to aim for. */
+  batchSize: number;
+  /** Collector-specific options, validated by the collector's own schema. */
+  options: Record<string, unknown>;
+}
+
+/** A collector as data: registered in one explicit table, not by import side effects. */
+export interface Collector {
+  /** Registry name, e.g. `pgaudit`. */
+  kind: string;
+  /** The `--format` values it reads. */
+  formats: readonly string[];
+  /** One line for `--help`. */
+  description: string;
+  /**
+   * Given the first bytes of an input (up to 64 KiB, decompressed), the format it is in, or null when
+   * this collector does not recognize it.
+   */
+  detect(head: string): string | null;
+  /** Reads `input` (in `format`) into batches. Must not throw on bad records: reject them instead. */
+  collect(input: CollectorInput, format: string, ctx: CollectorContext): AsyncIterable<Batch>;
+}

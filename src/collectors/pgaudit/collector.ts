@@ -1,0 +1,240 @@
+import { type Batch, newBatch, rejected, type SourceFormat, skip } from '../../schema/index.js';
+import type { Collector, CollectorContext, CollectorInput } from '../contract.js';
+import { decodeCloudWatchDocument, rdsIdsFromLogGroup } from './cloudwatch.js';
+import { CsvRecordReader } from './csv-records.js';
+import { csvFieldsToRecord } from './csvlog.js';
+import { jsonLineToRecord } from './jsonlog.js';
+import type { LogRecord } from './log-record.js';
+import { type MapContext, mapLogRecord } from './map-record.js';
+import { parsePrefixedLine, StderrReader } from './stderr.js';
+import { type TextChunk, textChunks } from './text-chunks.js';
+
+/** The server-log formats this collector reads. */
+export const PGAUDIT_FORMATS = ['csvlog', 'jsonlog', 'stderr', 'cloudwatch'] as const;
+export type PgauditFormat = (typeof PGAUDIT_FORMATS)[number];
+
+/** Largest CloudWatch input read whole (a subscription payload is at most a few MB). */
+const MAX_CLOUDWATCH_BYTES = 256 * 1024 * 1024;
+
+/** Collects mapped records into batches and yields them when full. */
+class BatchBuilder {
+  batch: Batch = newBatch();
+  constructor(
+    readonly ctx: MapContext,
+    readonly batchSize: number,
+  ) {}
+
+  /** Maps and adds one record; `line` numbers the record within the input (the event id ordinal). */
+  add(record: LogRecord, ordinal: number, sourceRef: string, raw: string): void {
+    const b = this.batch;
+    b.records++;
+    const mapped = mapLogRecord(record, ordinal, sourceRef, this.ctx);
+    if ('event' in mapped) b.events.push(mapped.event);
+    else if ('skip' in mapped) skip(b, mapped.skip);
+    else b.rejected.push(rejected(sourceRef, mapped.reject, raw));
+  }
+
+  reject(sourceRef: string, reason: string, raw: string): void {
+    this.batch.records++;
+    this.batch.rejected.push(rejected(sourceRef, reason, raw));
+  }
+
+  /** The batch, if it is full (or `force`), replaced by an empty one. */
+  take(force = false): Batch | null {
+    const b = this.batch;
+    if (!force && b.events.length + b.rejected.length < this.batchSize) return null;
+    if (b.records === 0 && !force) return null;
+    this.batch = newBatch();
+    return b;
+  }
+}
+
+function invalidUtf8In(chunk: TextChunk, first: number, last: number): number | null {
+  for (const line of chunk.invalidLines) if (line >= first && line <= last) return line;
+  return null;
+}
+
+async function* readCsvlog(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
+  const reader = new CsvRecordReader();
+  for await (const chunk of textChunks(input.bytes)) {
+    for (const item of reader.push(chunk.text, chunk.last)) {
+      const ref = `${input.name}:${item.line}`;
+      if (!item.ok) {
+        b.reject(ref, `malformed csvlog record: ${item.reason}`, item.raw);
+        continue;
+      }
+      const bad = chunk.invalidLines.length ? invalidUtf8In(chunk, item.line, item.line + item.raw.split('\n').length - 1) : null;
+      if (bad !== null) {
+        b.reject(ref, `invalid UTF-8 on line ${bad}`, item.raw);
+        continue;
+      }
+      const record = csvFieldsToRecord(item.fields);
+      if (typeof record === 'string') b.reject(ref, record, item.raw);
+      else b.add(record, item.line, ref, item.raw);
+    }
+    const full = b.take();
+    if (full) yield full;
+  }
+}
+
+/** Calls `onLine` for every line of the input with its 1-based number; reports invalid UTF-8 lines. */
+async function* eachLine(input: CollectorInput, onLine: (line: string, n: number, invalid: boolean) => void, b: BatchBuilder): AsyncGenerator<Batch> {
+  for await (const chunk of textChunks(input.bytes)) {
+    const lines = chunk.text.split('\n');
+    // The text of a non-final chunk ends with a newline: its last split element is empty.
+    const count = chunk.last ? lines.length : lines.length - 1;
+    const invalid = new Set(chunk.invalidLines);
+    for (let i = 0; i < count; i++) {
+      const n = chunk.firstLine + i;
+      const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+      onLine(line, n, invalid.has(n));
+    }
+    const full = b.take();
+    if (full) yield full;
+  }
+}
+
+function readJsonlog(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
+  return eachLine(
+    input,
+    (line, n, invalid) => {
+      if (line === '') return;
+      const ref = `${input.name}:${n}`;
+      if (invalid) return b.reject(ref, `invalid UTF-8 on line ${n}`, line);
+      const record = jsonLineToRecord(line);
+      if (typeof record === 'string') b.reject(ref, `malformed jsonlog record: ${record}`, line);
+      else b.add(record, n, ref, line);
+    },
+    b,
+  );
+}
+
+async function* readStderr(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
+  const reader = new StderrReader<number>();
+  const emit = (item: ReturnType<StderrReader<number>['push']>) => {
+    if (!item) return;
+    const ref = `${input.name}:${item.ref}`;
+    if (!item.ok) return b.reject(ref, item.reason, item.raw);
+    if (item.invalidUtf8) return b.reject(ref, 'invalid UTF-8 in this record', item.raw);
+    b.add(item.record, item.ref, ref, item.raw);
+  };
+  yield* eachLine(
+    input,
+    (line, n, invalid) => {
+      const done = reader.push(line, n);
+      // The line just read belongs to the pending record, unless it was rejected on its own.
+      if (invalid && !(done && !done.ok && done.ref === n)) reader.markInvalidUtf8();
+      emit(done);
+    },
+    b,
+  );
+  emit(reader.flush());
+}
+
+async function* readCloudWatch(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input.bytes) {
+    size += chunk.length;
+    if (size > MAX_CLOUDWATCH_BYTES) {
+      b.reject(input.name, `CloudWatch input larger than ${MAX_CLOUDWATCH_BYTES} bytes; split it into payload files`, '');
+      yield b.take(true) as Batch;
+      return;
+    }
+    parts.push(chunk);
+  }
+  const text = Buffer.concat(parts).toString('utf8');
+  // One JSON document, or one per line (several payloads saved as JSONL).
+  let docs: { doc: unknown; ref: string; raw: string }[];
+  try {
+    docs = [{ doc: JSON.parse(text), ref: input.name, raw: text }];
+  } catch {
+    docs = [];
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      const ref = `${input.name}:${i + 1}`;
+      try {
+        docs.push({ doc: JSON.parse(line), ref, raw: line });
+      } catch (e) {
+        docs.push({ doc: undefined, ref: `${ref}!${(e as Error).message}`, raw: line });
+      }
+    });
+  }
+  let ordinal = 0;
+  for (const { doc, ref, raw } of docs) {
+    if (doc === undefined) {
+      const [where, why] = ref.split('!');
+      b.reject(where, `CloudWatch payload is not JSON: ${why}`, raw);
+      continue;
+    }
+    const payload = decodeCloudWatchDocument(doc);
+    if (typeof payload === 'string') {
+      b.reject(ref, payload, raw);
+      continue;
+    }
+    if (payload.messageType === 'CONTROL_MESSAGE') {
+      b.batch.records++;
+      skip(b.batch, 'cloudwatch control message');
+      continue;
+    }
+    const ids = rdsIdsFromLogGroup(payload.logGroup, payload.logStream);
+    const ctx: MapContext = { ...b.ctx, ...ids };
+    const reader = new StderrReader<{ ref: string; ordinal: number }>();
+    const emit = (item: ReturnType<typeof reader.push>) => {
+      if (!item) return;
+      if (!item.ok) return b.reject(item.ref.ref, item.reason, item.raw);
+      b.batch.records++;
+      const mapped = mapLogRecord(item.record, item.ref.ordinal, item.ref.ref, ctx);
+      if ('event' in mapped) b.batch.events.push(mapped.event);
+      else if ('skip' in mapped) skip(b.batch, mapped.skip);
+      else b.batch.rejected.push(rejected(item.ref.ref, mapped.reject, item.raw));
+    };
+    for (const event of payload.logEvents) {
+      const at = { ref: `${ref}#${payload.logStream}/${event.id}`, ordinal: ordinal++ };
+      for (const line of event.message.replace(/\n$/, '').split('\n')) emit(reader.push(line, at));
+    }
+    emit(reader.flush());
+    const full = b.take();
+    if (full) yield full;
+  }
+}
+
+const READERS: Readonly<Record<PgauditFormat, (input: CollectorInput, b: BatchBuilder) => AsyncGenerator<Batch>>> = {
+  csvlog: readCsvlog,
+  jsonlog: readJsonlog,
+  stderr: readStderr,
+  cloudwatch: readCloudWatch,
+};
+
+const CSVLOG_START = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z0-9+:-]+,/;
+
+/** Recognizes the four formats from the first bytes of an input. */
+export function detectPgauditFormat(head: string): PgauditFormat | null {
+  const start = head.trimStart();
+  if (start.startsWith('{')) {
+    if (start.includes('"awslogs"') || (start.includes('"messageType"') && start.includes('"logEvents"'))) return 'cloudwatch';
+    if (start.includes('"error_severity"')) return 'jsonlog';
+    return null;
+  }
+  const firstLine = start.slice(0, start.indexOf('\n') === -1 ? undefined : start.indexOf('\n'));
+  if (parsePrefixedLine(firstLine)) return 'stderr';
+  if (CSVLOG_START.test(firstLine)) return 'csvlog';
+  return null;
+}
+
+/** pgAudit and server-log lines from csvlog, jsonlog, RDS stderr and CloudWatch Logs payloads. */
+export const pgauditCollector: Collector = {
+  kind: 'pgaudit',
+  formats: PGAUDIT_FORMATS,
+  description: 'PostgreSQL server logs with pgAudit lines: csvlog, jsonlog, stderr with the RDS prefix, CloudWatch Logs payloads',
+  detect: detectPgauditFormat,
+  async *collect(input: CollectorInput, format: string, ctx: CollectorContext): AsyncIterable<Batch> {
+    const read = READERS[format as PgauditFormat];
+    if (!read) throw new Error(`pgaudit collector does not read format ${format}`);
+    const mapContext: MapContext = { format: format as SourceFormat, key: input.key, ingestTime: ctx.ingestTime, clusterId: null, instanceId: null };
+    const b = new BatchBuilder(mapContext, ctx.batchSize);
+    yield* read(input, b);
+    const last = b.take(true);
+    if (last && last.records + last.rejected.length > 0) yield last;
+  },
+};

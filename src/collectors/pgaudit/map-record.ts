@@ -1,0 +1,155 @@
+import { type AuditEvent, type EventClass, eventId, parseTimestampMicros, type SourceFormat } from '../../schema/index.js';
+import { AUDIT_PREFIX, type AuditFields, parseAuditMessage } from './audit-message.js';
+import type { LogRecord } from './log-record.js';
+import { parseAuthFailure, parseConnectionAuthorized, parseDisconnection } from './server-messages.js';
+
+/** What the mapper needs beyond the record. */
+export interface MapContext {
+  format: SourceFormat;
+  /** Id key of the input (see `idKey`). */
+  key: string;
+  ingestTime: number;
+  clusterId: string | null;
+  instanceId: string | null;
+}
+
+/** A record becomes an event, is skipped on purpose (with the reason it is counted under), or is rejected. */
+export type Mapped = { event: AuditEvent } | { skip: string } | { reject: string };
+
+/** Reason under which ordinary server log lines (checkpoints, autovacuum, ...) are counted. */
+export const SKIP_SERVER_LINE = 'server log line (not an audit event)';
+
+const ERROR_SEVERITIES = new Set(['ERROR', 'FATAL', 'PANIC']);
+
+/** Source fields with no column of their own, as a JSON object text; null when there are none. */
+function extras(rec: LogRecord, more: Record<string, unknown> | null): string | null {
+  const out: Record<string, unknown> = {};
+  if (rec.lineNum !== null) out.session_line_num = rec.lineNum;
+  if (rec.vxid !== null) out.virtual_transaction_id = rec.vxid;
+  if (rec.sessionStart !== null) out.session_start = rec.sessionStart;
+  if (rec.backendType !== null) out.backend_type = rec.backendType;
+  if (rec.queryId !== null && rec.queryId !== '0') out.query_id = rec.queryId;
+  if (rec.leaderPid !== null) out.leader_pid = rec.leaderPid;
+  if (rec.detail !== null) out.detail = rec.detail;
+  if (rec.hint !== null) out.hint = rec.hint;
+  if (rec.context !== null) out.context = rec.context;
+  if (rec.cursorPosition !== null) out.cursor_position = rec.cursorPosition;
+  if (more) Object.assign(out, more);
+  for (const _ in out) return JSON.stringify(out);
+  return null;
+}
+
+function baseEvent(rec: LogRecord, time: number, eventClass: EventClass, ordinal: number, sourceRef: string, ctx: MapContext): AuditEvent {
+  return {
+    event_id: eventId(ctx.key, ordinal),
+    schema_version: 1,
+    event_time: time,
+    ingest_time: ctx.ingestTime,
+    source_format: ctx.format,
+    source_ref: sourceRef,
+    cluster_id: ctx.clusterId,
+    instance_id: ctx.instanceId,
+    server_host: null,
+    session_id: rec.sessionId,
+    process_id: rec.pid,
+    database_name: rec.database,
+    db_user: rec.user,
+    client_addr: rec.host,
+    client_port: rec.port,
+    application_name: rec.applicationName,
+    event_class: eventClass,
+    command: null,
+    object_type: null,
+    object_name: null,
+    statement_text: null,
+    parameters: null,
+    statement_id: null,
+    substatement_id: null,
+    transaction_id: rec.txid === 0 ? null : rec.txid,
+    success: true,
+    row_count: null,
+    error_code: null,
+    error_message: null,
+    duration_ms: null,
+    audit_type: null,
+    raw_extras: null,
+    source: 'pgaudit',
+  };
+}
+
+function auditEvent(rec: LogRecord, audit: AuditFields, event: AuditEvent): AuditEvent {
+  event.command = audit.command;
+  event.object_type = audit.objectType;
+  event.object_name = audit.objectName;
+  event.statement_text = audit.statement;
+  event.parameters = audit.parameters;
+  event.statement_id = audit.statementId;
+  event.substatement_id = audit.substatementId;
+  event.row_count = audit.rows;
+  event.audit_type = audit.auditType;
+  const more = audit.auditClass || audit.placeholder ? { audit_class: audit.auditClass ?? undefined, not_logged: audit.placeholder ?? undefined } : null;
+  event.raw_extras = extras(rec, more);
+  return event;
+}
+
+/**
+ * Maps one server log record to schema v1: AUDIT lines, `connection authorized` (CONNECT),
+ * `disconnection` (DISCONNECT), failed logins (AUTH_FAILURE) and ERROR/FATAL/PANIC lines (ERROR).
+ * Every other line is skipped on purpose and counted.
+ */
+export function mapLogRecord(rec: LogRecord, ordinal: number, sourceRef: string, ctx: MapContext): Mapped {
+  const time = parseTimestampMicros(rec.timeText);
+  if (time === null) return { reject: `unreadable log time ${JSON.stringify(rec.timeText)} (log_timezone must be UTC or a numeric offset)` };
+  const message = rec.message;
+
+  if (message.startsWith(AUDIT_PREFIX)) {
+    const audit = parseAuditMessage(message.slice(AUDIT_PREFIX.length));
+    if (typeof audit === 'string') return { reject: audit };
+    return { event: auditEvent(rec, audit, baseEvent(rec, time, audit.eventClass, ordinal, sourceRef, ctx)) };
+  }
+
+  if (rec.severity === 'LOG') {
+    const connected = parseConnectionAuthorized(message);
+    if (connected) {
+      const event = baseEvent(rec, time, 'CONNECT', ordinal, sourceRef, ctx);
+      event.db_user = rec.user ?? connected.user;
+      event.database_name = rec.database ?? connected.database;
+      event.application_name = rec.applicationName ?? connected.applicationName;
+      event.command = connected.replication ? 'REPLICATION CONNECT' : 'CONNECT';
+      event.raw_extras = extras(rec, connected.tls ? { tls: connected.tls } : null);
+      return { event };
+    }
+    const disconnected = parseDisconnection(message);
+    if (disconnected) {
+      const event = baseEvent(rec, time, 'DISCONNECT', ordinal, sourceRef, ctx);
+      event.db_user = rec.user ?? disconnected.user;
+      event.database_name = rec.database ?? disconnected.database;
+      event.client_addr = rec.host ?? disconnected.host;
+      event.client_port = rec.port ?? disconnected.port;
+      event.command = 'DISCONNECT';
+      event.duration_ms = disconnected.durationMs;
+      event.raw_extras = extras(rec, null);
+      return { event };
+    }
+    return { skip: SKIP_SERVER_LINE };
+  }
+
+  if (!ERROR_SEVERITIES.has(rec.severity)) return { skip: SKIP_SERVER_LINE };
+
+  const failure = rec.severity === 'FATAL' ? parseAuthFailure(message, rec.sqlstate) : null;
+  const event = baseEvent(rec, time, failure ? 'AUTH_FAILURE' : 'ERROR', ordinal, sourceRef, ctx);
+  event.success = false;
+  event.error_code = failure ? failure.sqlstate : rec.sqlstate;
+  event.error_message = message;
+  event.raw_extras = extras(rec, { severity: rec.severity });
+  if (failure) {
+    event.command = 'CONNECT';
+    event.db_user = rec.user ?? failure.user;
+    event.database_name = rec.database ?? failure.database;
+    event.client_addr = rec.host ?? failure.host;
+  } else {
+    event.command = rec.commandTag;
+    event.statement_text = rec.statement;
+  }
+  return { event };
+}

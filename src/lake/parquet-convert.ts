@@ -1,0 +1,57 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DUCKDB_TYPES, EVENT_FIELDS, type FieldSpec } from '../schema/index.js';
+
+/** Parquet settings shared by every file the lake writes. */
+export interface ParquetOptions {
+  /** Codec: zstd (default) or snappy; both are read by Athena engine v3 and DuckDB. */
+  compression: 'zstd' | 'snappy';
+  /** Rows per row group. */
+  rowGroupSize: number;
+}
+
+export const DEFAULT_PARQUET: ParquetOptions = { compression: 'zstd', rowGroupSize: 122_880 };
+
+/** Escapes a path or text for a single-quoted SQL literal. */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** How a staged column is read (`read_csv` type) and turned into its stored type. */
+function stagedColumn(field: FieldSpec): { staged: string; select: string } {
+  const name = `"${field.name}"`;
+  switch (field.type) {
+    case 'timestamp':
+      // Integer microseconds; make_timestamp keeps all six digits, TIMESTAMPTZ marks it UTC in Parquet.
+      return { staged: 'BIGINT', select: `make_timestamp(${name})::TIMESTAMPTZ AS ${name}` };
+    case 'string_list':
+      return { staged: 'VARCHAR', select: `from_json(${name}, '["VARCHAR"]') AS ${name}` };
+    default:
+      return { staged: DUCKDB_TYPES[field.type], select: name };
+  }
+}
+
+/** The fields of a Parquet file as staged: the event's, or another declared set (alerts). */
+export type FieldList = readonly FieldSpec[];
+
+/**
+ * Converts a staged CSV file (see `staging-row.ts`) into a Parquet file with DuckDB, and returns the
+ * number of rows written, so the caller can check it against the rows it staged.
+ */
+export async function convertStagedCsv(
+  connection: DuckDBConnection,
+  stagedPath: string,
+  parquetPath: string,
+  options: ParquetOptions = DEFAULT_PARQUET,
+  fields: FieldList = EVENT_FIELDS,
+): Promise<number> {
+  const columns = fields.map((f) => ({ name: f.name, ...stagedColumn(f) }));
+  const columnTypes = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.staged)}`).join(', ');
+  const sql = `COPY (
+    SELECT ${columns.map((c) => c.select).join(', ')}
+    FROM read_csv(${sqlString(stagedPath)}, header = false, delim = ',', quote = '"', escape = '"',
+      allow_quoted_nulls = false, strict_mode = true, auto_detect = false, max_line_size = 8388608, buffer_size = 33554432,
+      columns = {${columnTypes}})
+  ) TO ${sqlString(parquetPath)} (FORMAT parquet, COMPRESSION ${options.compression}, ROW_GROUP_SIZE ${options.rowGroupSize})`;
+  const result = await connection.run(sql);
+  return Number(result.rowsChanged);
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { idKey } from '../schema/index.js';
+
+/**
+ * Opens an input as a stream of decompressed bytes, with what format detection and idempotent naming
+ * need taken from its first bytes: the head text and a content fingerprint. A gzip stream is
+ * recognized by its magic bytes, not its name. A stream that fails midway (a gzip file that ends
+ * early) ends the iteration normally and leaves the error in `failure`, so what was read before it
+ * is still written and the failure is quarantined with its position.
+ */
+
+/** Bytes hashed into the fingerprint and offered to format detection. */
+export const HEAD_BYTES = 64 * 1024;
+const READ_CHUNK = 1024 * 1024;
+
+/** An opened input. */
+export interface OpenedInput {
+  name: string;
+  /** Decompressed first bytes as text, for format detection. */
+  head: string;
+  /** Id key from the fingerprint (first 64 KiB of content), so the same input gets the same ids. */
+  key: string;
+  /** Hex SHA-256 of the first 64 KiB of decompressed content. */
+  fingerprint: string;
+  gzip: boolean;
+  /** Size on disk, for progress. */
+  size: number;
+  /** Compressed bytes read so far, for progress. */
+  bytesRead(): number;
+  /** The whole decompressed content, head included; iterate once. */
+  bytes: AsyncIterable<Buffer>;
+  /** Set when the stream failed after it was opened (e.g. truncated gzip). */
+  failure: { message: string; offset: number } | null;
+}
+
+/** Wraps a readable so errors end the iteration and are kept on `holder.failure`. */
+async function* guarded(first: Buffer[], rest: AsyncIterator<Buffer>, holder: { failure: OpenedInput['failure']; offset: number }) {
+  for (const chunk of first) {
+    holder.offset += chunk.length;
+    yield chunk;
+  }
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await rest.next();
+    } catch (e) {
+      holder.failure = { message: (e as Error).message, offset: holder.offset };
+      return;
+    }
+    if (next.done) return;
+    holder.offset += next.value.length;
+    yield next.value;
+  }
+}
+
+/** Opens a stream (a file's, an S3 object's) the same way. */
+export async function openStream(name: string, raw: Readable, size: number): Promise<OpenedInput> {
+  let compressedRead = 0;
+  raw.on('data', (c: Buffer) => {
+    compressedRead += c.length;
+  });
+  // Peek at the magic bytes without losing them.
+  const rawIterator = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const firstRaw = await rawIterator.next().catch((e: Error) => {
+    throw new Error(`cannot read ${name}: ${e.message}`);
+  });
+  const firstBytes = firstRaw.done ? Buffer.alloc(0) : firstRaw.value;
+  const gzip = firstBytes.length >= 2 && firstBytes[0] === 0x1f && firstBytes[1] === 0x8b;
+  async function* rawAgain() {
+    if (firstBytes.length) yield firstBytes;
+    for (;;) {
+      const n = await rawIterator.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  }
+  let source: AsyncIterator<Buffer>;
+  if (gzip) {
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const input = rawAgain();
+    (async () => {
+      try {
+        for await (const c of input) if (!gunzip.write(c)) await new Promise((r) => gunzip.once('drain', r));
+        gunzip.end();
+      } catch (e) {
+        gunzip.destroy(e as Error);
+      }
+    })();
+    source = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  } else {
+    source = rawAgain();
+  }
+  const holder = { failure: null as OpenedInput['failure'], offset: 0 };
+  const head: Buffer[] = [];
+  let headSize = 0;
+  while (headSize < HEAD_BYTES) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await source.next();
+    } catch (e) {
+      holder.failure = { message: (e as Error).message, offset: headSize };
+      break;
+    }
+    if (next.done) break;
+    head.push(next.value);
+    headSize += next.value.length;
+  }
+  const headBuf = Buffer.concat(head).subarray(0, HEAD_BYTES);
+  const fingerprint = createHash('sha256').update(headBuf).digest('hex');
+  const iterator = holder.failure ? (async function* () {})() : source;
+  const bytes = guarded(head, iterator as AsyncIterator<Buffer>, holder);
+  return {
+    name,
+    head: headBuf.toString('utf8'),
+    key: idKey(fingerprint),
+    fingerprint,
+    gzip,
+    size,
+    bytesRead: () => compressedRead,
+    bytes,
+    get failure() {
+      return holder.failure;
+    },
+  };
+}
+
+/** Opens a local file. Throws a one-line error naming it when it cannot be opened. */
+export async function openFile(path: string): Promise<OpenedInput> {
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new Error('not a regular file');
+    size = s.size;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return openStream(path, createReadStream(path, { highWaterMark: READ_CHUNK }), size);
+}

@@ -1,0 +1,70 @@
+import { EVENT_FIELDS, type FieldType, PARTITION_KEYS, SOURCES } from './fields.js';
+
+/** Athena (Hive DDL) type of each logical type. */
+export const ATHENA_TYPES: Readonly<Record<FieldType, string>> = {
+  string: 'string',
+  int: 'int',
+  bigint: 'bigint',
+  double: 'double',
+  boolean: 'boolean',
+  timestamp: 'timestamp',
+  string_list: 'array<string>',
+};
+
+/** Options of the generated DDL. */
+export interface AthenaDdlOptions {
+  /** Lake root, e.g. `s3://bucket/audit`; the table lives under `<location>/events/`. */
+  location?: string;
+  /** Glue database; the table name is unqualified when absent. */
+  database?: string;
+  /** First day partition projection considers. */
+  projectionStart?: string;
+}
+
+const DEFAULT_LOCATION = 's3://YOUR-BUCKET/auditlake';
+
+/** Quotes an identifier for Athena DDL (backticks; `time`, `user` and friends are reserved). */
+function ident(name: string): string {
+  return `\`${name}\``;
+}
+
+/**
+ * `CREATE EXTERNAL TABLE audit_events` over the lake's `events/` folder, with partition projection on
+ * `source` (enum) and `event_date` (date, yyyy-MM-dd) so no crawler or MSCK REPAIR is needed.
+ */
+export function athenaEventsDdl(options: AthenaDdlOptions = {}): string {
+  const root = (options.location ?? DEFAULT_LOCATION).replace(/\/+$/, '');
+  const table = options.database ? `${ident(options.database)}.${ident('audit_events')}` : ident('audit_events');
+  const width = Math.max(...EVENT_FIELDS.map((f) => f.name.length)) + 2;
+  const columns = EVENT_FIELDS.map(
+    (f) => `  ${ident(f.name).padEnd(width + 1)}${ATHENA_TYPES[f.type]} COMMENT '${f.description.replaceAll("'", "''")}'`,
+  );
+  const partitions = PARTITION_KEYS.map((f) => `  ${ident(f.name)} ${ATHENA_TYPES[f.type]}`);
+  const start = options.projectionStart ?? '2020-01-01';
+  const properties: [string, string][] = [
+    ['projection.enabled', 'true'],
+    ['projection.source.type', 'enum'],
+    ['projection.source.values', SOURCES.join(',')],
+    ['projection.event_date.type', 'date'],
+    ['projection.event_date.format', 'yyyy-MM-dd'],
+    ['projection.event_date.range', `${start},NOW`],
+    ['projection.event_date.interval', '1'],
+    ['projection.event_date.interval.unit', 'DAYS'],
+    ['storage.location.template', `${root}/events/source=\${source}/event_date=\${event_date}/`],
+    ['parquet.compression', 'ZSTD'],
+  ];
+  return [
+    `CREATE EXTERNAL TABLE IF NOT EXISTS ${table} (`,
+    columns.join(',\n'),
+    ')',
+    'PARTITIONED BY (',
+    partitions.join(',\n'),
+    ')',
+    'STORED AS PARQUET',
+    `LOCATION '${root}/events/'`,
+    'TBLPROPERTIES (',
+    properties.map(([k, v]) => `  '${k}' = '${v}'`).join(',\n'),
+    ');',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,48 @@
+import type { AuditEvent } from './fields.js';
+
+/**
+ * The contract between a collector (or the proxy) and the pipeline.
+ *
+ * A collector is an async generator from raw input to {@link Batch}es. Every raw record it consumes is
+ * accounted for in exactly one place: it became events, it was rejected (quarantined with a reason),
+ * or it was skipped on purpose (counted under a reason, e.g. a heartbeat or a checkpoint log line).
+ */
+
+/** A raw record that could not be parsed or mapped. It goes to the quarantine, never through the pipeline. */
+export interface Rejected {
+  /** Where the record is (file:line, shard/sequence, ...). */
+  source_ref: string;
+  /** Why it was rejected, readable by a person. */
+  reason: string;
+  /** The raw record as text (binary input as base64), truncated to a bounded size. */
+  raw: string;
+}
+
+/** A unit of work crossing a stage boundary: thousands of events, not one. */
+export interface Batch {
+  events: AuditEvent[];
+  rejected: Rejected[];
+  /** Records deliberately not written, by reason (e.g. `server log line`, `heartbeat`). */
+  skipped: Record<string, number>;
+  /** Raw records consumed to make this batch (lines, log records, Kinesis records, wire messages). */
+  records: number;
+}
+
+/** Largest raw text kept for one rejected record; the rest is cut and says so. */
+export const MAX_REJECTED_RAW = 64 * 1024;
+
+/** A {@link Rejected} with its raw text bounded. */
+export function rejected(source_ref: string, reason: string, raw: string): Rejected {
+  const cut = raw.length > MAX_REJECTED_RAW ? `${raw.slice(0, MAX_REJECTED_RAW)}…[truncated ${raw.length - MAX_REJECTED_RAW} chars]` : raw;
+  return { source_ref, reason, raw: cut };
+}
+
+/** An empty batch to fill. */
+export function newBatch(): Batch {
+  return { events: [], rejected: [], skipped: {}, records: 0 };
+}
+
+/** Counts one skipped record under `reason`. */
+export function skip(batch: Batch, reason: string, count = 1): void {
+  batch.skipped[reason] = (batch.skipped[reason] ?? 0) + count;
+}
