@@ -1,0 +1,24 @@
+/** Where a command writes; tests pass their own. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** True when stderr is a terminal (progress display). */
+  tty: boolean;
+}
+
+/** One `auditlake <name>` command. */
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** The full `--help` text. */
+  help: string;
+  /** Runs with the arguments after the command name; returns the exit code. */
+  run(args: string[], io: Io): Promise<number>;
+}
+
+/** A mistake in how the command was called: printed with a pointer to `--help`, exit code 2. */
+export class UsageError extends Error {}
+
+/** Exit codes shared by every command. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;

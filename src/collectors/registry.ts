@@ -1,0 +1,27 @@
+import type { Collector } from './contract.js';
+import { pgauditCollector } from './pgaudit/collector.js';
+
+/**
+ * Every collector, in detection order. One explicit table: a collector exists when it is listed here,
+ * never because a module was imported for its side effects.
+ */
+export const COLLECTORS: readonly Collector[] = [pgauditCollector];
+
+/** Every `--format` value, `auto` first. */
+export function knownFormats(): string[] {
+  return ['auto', ...COLLECTORS.flatMap((c) => c.formats)];
+}
+
+/** The collector that reads `format`, or undefined. */
+export function collectorForFormat(format: string): Collector | undefined {
+  return COLLECTORS.find((c) => c.formats.includes(format));
+}
+
+/** The first collector that recognizes the head of an input, with the format it saw. */
+export function detectFormat(head: string): { collector: Collector; format: string } | null {
+  for (const collector of COLLECTORS) {
+    const format = collector.detect(head);
+    if (format) return { collector, format };
+  }
+  return null;
+}

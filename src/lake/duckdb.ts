@@ -1,0 +1,26 @@
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+
+/** Resource limits of the embedded DuckDB. */
+export interface DuckDbOptions {
+  /** DuckDB's buffer memory cap; it spills to `tempDirectory` beyond it. */
+  memoryLimit: string;
+  threads: number;
+  tempDirectory?: string;
+}
+
+export const DEFAULT_DUCKDB: DuckDbOptions = { memoryLimit: '256MB', threads: 2 };
+
+/** An in-memory DuckDB connection in UTC, with bounded memory and no reliance on row order. */
+export async function openDuckDb(options: DuckDbOptions = DEFAULT_DUCKDB): Promise<DuckDBConnection> {
+  const config: Record<string, string> = {
+    memory_limit: options.memoryLimit,
+    threads: String(options.threads),
+    preserve_insertion_order: 'false',
+  };
+  if (options.tempDirectory) config.temp_directory = options.tempDirectory;
+  const instance = await DuckDBInstance.create(':memory:', config);
+  const connection = await instance.connect();
+  // Timestamps are shown and converted in UTC whatever the machine's zone.
+  await connection.run("SET TimeZone = 'UTC'");
+  return connection;
+}

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { Storage } from './storage.js';
+
+/** Staging lives inside the lake so that storing a staged file is a rename on one filesystem. */
+const STAGING = '_state/tmp';
+
+/** The lake as a local folder: the default. Writes go to a temporary name and are renamed into place. */
+export class FsStorage implements Storage {
+  readonly root: string;
+  constructor(readonly url: string) {
+    this.root = resolve(url);
+  }
+
+  private path(key: string): string {
+    const full = resolve(this.root, key);
+    if (full !== this.root && !full.startsWith(this.root + sep)) throw new Error(`key escapes the lake: ${key}`);
+    return full;
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await rename(localPath, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      const temp = `${target}.${randomUUID()}.tmp`;
+      await copyFile(localPath, temp);
+      await rename(temp, target);
+      await rm(localPath, { force: true });
+    }
+  }
+
+  async putBytes(key: string, body: Buffer | string): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${randomUUID()}.tmp`;
+    await writeFile(temp, body);
+    await rename(temp, target);
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.path(key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const start = this.path(prefix.endsWith('/') ? prefix : dirname(prefix) === '.' ? '' : dirname(prefix));
+    const keys: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      for (const entry of entries) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (!entry.name.endsWith('.tmp')) keys.push(relative(this.root, full).split(sep).join('/'));
+      }
+    };
+    await walk(start);
+    return keys.filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+
+  localPath(key: string): string {
+    return this.path(key);
+  }
+
+  async stagingDir(): Promise<string> {
+    const dir = this.path(STAGING);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+}

@@ -1,0 +1,227 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { type Batch, nowMicros, type Rejected, type Source, utcDate } from '../schema/index.js';
+import { openDuckDb } from './duckdb.js';
+import { eventDate, eventsPartKey, manifestKey, quarantineKey } from './layout.js';
+import { convertStagedCsv, DEFAULT_PARQUET, type ParquetOptions } from './parquet-convert.js';
+import { StagedFile } from './staged-file.js';
+import { stagingRow } from './staging-row.js';
+import type { Storage } from './storage.js';
+
+/** How files are sized and encoded. */
+export interface LakeWriterOptions {
+  /** A partition's Parquet file is rolled when its staged rows reach this many bytes. */
+  rollBytes: number;
+  parquet: ParquetOptions;
+}
+
+export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 512 * 1024 * 1024, parquet: DEFAULT_PARQUET };
+
+/** Largest staged row; a larger event is quarantined rather than written (DuckDB's line limit). */
+export const MAX_ROW_BYTES = 8 * 1024 * 1024;
+
+/** One Parquet file written. */
+export interface WrittenFile {
+  key: string;
+  rows: number;
+}
+
+/** What writing one input produced; also stored as the input's manifest. */
+export interface InputManifest {
+  input: string;
+  source: Source | 'unknown';
+  input_key: string;
+  ingest_time: string;
+  events: number;
+  quarantined: number;
+  files: WrittenFile[];
+  quarantine_file: string | null;
+}
+
+interface Partition {
+  date: string;
+  staged: StagedFile;
+  part: number;
+}
+
+/**
+ * Writes the events of the inputs of one run into the lake. Per input and partition, rows are staged
+ * in a local file; when it reaches `rollBytes`, or the input ends, DuckDB converts it to Parquet and
+ * the file is stored atomically. One conversion runs at a time, off the JavaScript thread, while the
+ * next rows are parsed: a bounded pipeline of depth one.
+ */
+export class LakeWriter {
+  private constructor(
+    readonly storage: Storage,
+    readonly options: LakeWriterOptions,
+    private readonly duck: DuckDBConnection,
+    private readonly stagingDir: string,
+  ) {}
+
+  /** Opens a writer over a storage. */
+  static async open(storage: Storage, options: LakeWriterOptions = DEFAULT_LAKE_WRITER, duck?: DuckDBConnection): Promise<LakeWriter> {
+    const stagingDir = await storage.stagingDir();
+    return new LakeWriter(
+      storage,
+      options,
+      duck ?? (await openDuckDb({ memoryLimit: '256MB', threads: 2, tempDirectory: stagingDir })),
+      stagingDir,
+    );
+  }
+
+  /** Starts writing the events of one input, identified by its key. */
+  input(source: Source | 'unknown', inputKey: string, inputName: string): InputWriter {
+    return new InputWriter(this, source, inputKey, inputName);
+  }
+
+  /** Converts a staged file to Parquet and stores it; checks the row count DuckDB reports. */
+  async storeStaged(staged: StagedFile, key: string): Promise<WrittenFile> {
+    const parquet = join(this.stagingDir, `${key.replaceAll('/', '_')}.parquet`);
+    try {
+      const rows = await convertStagedCsv(this.duck, staged.path, parquet, this.options.parquet);
+      if (rows !== staged.rows) throw new Error(`Parquet conversion of ${key} wrote ${rows} rows, ${staged.rows} were staged`);
+      await this.storage.putFile(key, parquet);
+      return { key, rows };
+    } finally {
+      await rm(staged.path, { force: true });
+      await rm(parquet, { force: true });
+    }
+  }
+
+  /** Staging directory (for the quarantine's staged JSONL). */
+  get staging(): string {
+    return this.stagingDir;
+  }
+
+  /** The DuckDB connection, for queries after writing. */
+  get connection(): DuckDBConnection {
+    return this.duck;
+  }
+}
+
+/** Writes one input's events and rejected records. Call `finish` to make them durable. */
+export class InputWriter {
+  private partitions = new Map<string, Partition>();
+  private conversion: Promise<unknown> = Promise.resolve();
+  private files: WrittenFile[] = [];
+  private quarantine: StagedFile | null = null;
+  private quarantined = 0;
+  private events = 0;
+  private firstDate: string | null = null;
+  private readonly ingestTime = nowMicros();
+
+  constructor(
+    private readonly lake: LakeWriter,
+    private readonly source: Source | 'unknown',
+    private readonly inputKey: string,
+    private readonly inputName: string,
+  ) {}
+
+  /** Stages a batch's events and rejected records. */
+  async write(batch: Batch): Promise<void> {
+    for (const event of batch.events) {
+      const row = stagingRow(event);
+      if (row.length > MAX_ROW_BYTES) {
+        await this.reject({
+          source_ref: event.source_ref,
+          reason: `event larger than ${MAX_ROW_BYTES} bytes once encoded`,
+          raw: row.slice(0, 65536),
+        });
+        continue;
+      }
+      const date = eventDate(event.event_time);
+      const partition = this.partitions.get(date) ?? (await this.openPartition(date, 0));
+      if (partition.staged.add(row)) await partition.staged.drain();
+      this.events++;
+      if (partition.staged.size >= this.lake.options.rollBytes) await this.roll(partition);
+    }
+    for (const r of batch.rejected) await this.reject(r);
+  }
+
+  private async openPartition(date: string, part: number): Promise<Partition> {
+    this.firstDate ??= date;
+    const partition = { date, part, staged: await StagedFile.create(this.lake.staging, '.csv') };
+    this.partitions.set(date, partition);
+    return partition;
+  }
+
+  /** Hands a full staged file to conversion (after the previous one finishes) and starts the next. */
+  private async roll(partition: Partition): Promise<void> {
+    await partition.staged.close();
+    await this.conversion;
+    const key = eventsPartKey(this.source, partition.date, this.inputKey, partition.part);
+    const staged = partition.staged;
+    this.conversion = this.lake.storeStaged(staged, key).then((f) => this.files.push(f));
+    // Surface a failed conversion at the next await rather than as an unhandled rejection.
+    this.conversion.catch(() => {});
+    await this.openPartition(partition.date, partition.part + 1);
+  }
+
+  private async reject(r: Rejected): Promise<void> {
+    this.quarantine ??= await StagedFile.create(this.lake.staging, '.jsonl');
+    const line = JSON.stringify({
+      source_ref: r.source_ref,
+      reason: r.reason,
+      raw: r.raw,
+      input: this.inputName,
+      source: this.source,
+      ingest_time: new Date(this.ingestTime / 1000).toISOString(),
+    });
+    await this.quarantine.append(`${line}\n`);
+    this.quarantined++;
+  }
+
+  /**
+   * Converts and stores everything staged, stores the quarantine file and the manifest, and removes
+   * files an earlier run of the same input wrote that this run did not (e.g. fewer rolls).
+   */
+  async finish(): Promise<InputManifest> {
+    for (const partition of this.partitions.values()) {
+      await partition.staged.close();
+      await this.conversion;
+      if (partition.staged.rows === 0) {
+        await partition.staged.discard();
+        continue;
+      }
+      const key = eventsPartKey(this.source, partition.date, this.inputKey, partition.part);
+      this.conversion = this.lake.storeStaged(partition.staged, key).then((f) => this.files.push(f));
+    }
+    await this.conversion;
+    this.partitions.clear();
+    const storage = this.lake.storage;
+    let quarantineFile: string | null = null;
+    if (this.quarantine) {
+      await this.quarantine.close();
+      quarantineFile = quarantineKey(this.source, this.firstDate ?? utcDate(this.ingestTime), this.inputKey);
+      await storage.putFile(quarantineFile, this.quarantine.path);
+    }
+    const manifest: InputManifest = {
+      input: this.inputName,
+      source: this.source,
+      input_key: this.inputKey,
+      ingest_time: new Date(this.ingestTime / 1000).toISOString(),
+      events: this.events,
+      quarantined: this.quarantined,
+      files: this.files.sort((a, b) => a.key.localeCompare(b.key)),
+      quarantine_file: quarantineFile,
+    };
+    const mKey = manifestKey(this.source, this.inputKey);
+    const previous = await storage.get(mKey);
+    if (previous) {
+      const old = JSON.parse(previous.toString('utf8')) as InputManifest;
+      const keep = new Set([...manifest.files.map((f) => f.key), quarantineFile]);
+      for (const f of [...old.files.map((x) => x.key), old.quarantine_file]) if (f && !keep.has(f)) await storage.delete(f);
+    }
+    await storage.putBytes(mKey, `${JSON.stringify(manifest, null, 2)}\n`);
+    return manifest;
+  }
+
+  /** Drops everything staged for this input; nothing of it reaches the lake. */
+  async abort(): Promise<void> {
+    await this.conversion.catch(() => {});
+    for (const p of this.partitions.values()) await p.staged.discard();
+    this.partitions.clear();
+    await this.quarantine?.discard();
+  }
+}

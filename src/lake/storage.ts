@@ -1,0 +1,23 @@
+/**
+ * Where the lake lives. One small interface with whole-object, atomic writes; the local filesystem
+ * (`fs-storage.ts`) and S3 implement it, and nothing above it knows which one it has.
+ * Keys are `/`-separated paths relative to the lake root, e.g. `events/source=pgaudit/...`.
+ */
+export interface Storage {
+  /** The lake root as a user writes it: a folder path or `s3://bucket/prefix`. */
+  readonly url: string;
+  /** Stores a local file under `key`, atomically (readers see the old object or the new one). The local file is consumed. */
+  putFile(key: string, localPath: string): Promise<void>;
+  /** Stores bytes under `key`, atomically. */
+  putBytes(key: string, body: Buffer | string): Promise<void>;
+  /** The object's bytes, or null when there is none. */
+  get(key: string): Promise<Buffer | null>;
+  /** Keys under a prefix, sorted. */
+  list(prefix: string): Promise<string[]>;
+  /** Removes an object; no error when it is absent. */
+  delete(key: string): Promise<void>;
+  /** A local path of `key` when the lake is a local folder, so DuckDB can read it in place; null otherwise. */
+  localPath(key: string): string | null;
+  /** A local directory for staging files before they are stored (on the same filesystem when local). */
+  stagingDir(): Promise<string>;
+}

@@ -1,0 +1,114 @@
+import type { Collector, CollectorContext } from '../collectors/contract.js';
+import { collectorForFormat, detectFormat } from '../collectors/registry.js';
+import type { LakeWriter } from '../lake/lake-writer.js';
+import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js';
+import { type OpenedInput, openFile } from './open-input.js';
+import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
+
+/** Something that sees every batch before it is written (the rules engine). Returns how many alerts it raised. */
+export type BatchObserver = (batch: Batch) => Promise<number> | number;
+
+/** Options of an ingest run. */
+export interface IngestOptions {
+  /** `auto`, or a format a collector reads. */
+  format: string;
+  batchSize: number;
+  /** Options passed to collectors (e.g. the DAS resource id). */
+  collectorOptions: Record<string, unknown>;
+  observers: BatchObserver[];
+  /** Called as inputs are read, for progress display. */
+  onProgress?: (input: OpenedInput, stats: InputStats) => void;
+  /** Called after observers have seen everything, before the summary (flush windowed rules). */
+  onEnd?: () => Promise<number> | number;
+}
+
+export const DEFAULT_BATCH_SIZE = 8192;
+
+function pickCollector(input: OpenedInput, format: string): { collector: Collector; format: string } | string {
+  if (format !== 'auto') {
+    const collector = collectorForFormat(format);
+    return collector ? { collector, format } : `unknown format ${format}`;
+  }
+  return (
+    detectFormat(input.head) ?? 'format not recognized (not csvlog, jsonlog, RDS stderr, CloudWatch, DAS or proxy events); pass --format'
+  );
+}
+
+/** The source partition a collector's events go to. */
+function sourceOf(collector: Collector): Source {
+  return collector.kind as Source;
+}
+
+/** Reads one opened input through its collector and the observers into the lake. */
+export async function ingestInput(
+  input: OpenedInput,
+  lake: LakeWriter,
+  options: IngestOptions,
+  bySource: Record<string, Record<string, number>>,
+): Promise<{ stats: InputStats; alerts: number }> {
+  const stats = newInputStats(input.name);
+  let alerts = 0;
+  const picked = pickCollector(input, options.format);
+  if (typeof picked === 'string') {
+    // Nothing of it can be read: the input is quarantined whole (its head, for a person to look at).
+    stats.error = picked;
+    stats.records = 1;
+    stats.quarantined = 1;
+    const writer = lake.input('unknown', input.key, input.name);
+    await writer.write({ events: [], rejected: [rejected(input.name, picked, input.head.slice(0, 4096))], skipped: {}, records: 1 });
+    await writer.finish();
+    return { stats, alerts };
+  }
+  stats.format = picked.format;
+  const writer = lake.input(sourceOf(picked.collector), input.key, input.name);
+  const ctx: CollectorContext = { ingestTime: nowMicros(), batchSize: options.batchSize, options: options.collectorOptions };
+  try {
+    for await (const batch of picked.collector.collect(input, picked.format, ctx)) {
+      countBatch(stats, batch, bySource);
+      for (const observe of options.observers) alerts += await observe(batch);
+      await writer.write(batch);
+      options.onProgress?.(input, stats);
+    }
+    if (input.failure) {
+      // The bytes after the failure are lost to this run; say where, so the input can be fetched again.
+      const tail = {
+        events: [],
+        rejected: [rejected(`${input.name}@${input.failure.offset}`, `input ends early: ${input.failure.message}`, '')],
+        skipped: {},
+        records: 1,
+      };
+      countBatch(stats, tail, bySource);
+      await writer.write(tail);
+    }
+    const manifest = await writer.finish();
+    stats.files = manifest.files.length;
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+  return { stats, alerts };
+}
+
+/** Ingests local files (or `-` for standard input is not supported: logs are files). */
+export async function ingestFiles(paths: string[], lake: LakeWriter, options: IngestOptions): Promise<RunSummary> {
+  const started = performance.now();
+  const inputs: InputStats[] = [];
+  const bySource: Record<string, Record<string, number>> = {};
+  let alerts = 0;
+  for (const path of paths) {
+    let input: OpenedInput;
+    try {
+      input = await openFile(path);
+    } catch (e) {
+      const stats = newInputStats(path);
+      stats.error = (e as Error).message;
+      inputs.push(stats);
+      continue;
+    }
+    const result = await ingestInput(input, lake, options, bySource);
+    inputs.push(result.stats);
+    alerts += result.alerts;
+  }
+  if (options.onEnd) alerts += await options.onEnd();
+  return summarize(inputs, bySource, started, alerts);
+}

@@ -1,0 +1,64 @@
+import type { Batch, Source } from '../schema/index.js';
+
+/** What happened to one input. */
+export interface InputStats {
+  input: string;
+  format: string | null;
+  records: number;
+  events: number;
+  quarantined: number;
+  skipped: Record<string, number>;
+  files: number;
+  /** Why the input could not be read at all, when it could not. */
+  error: string | null;
+}
+
+/** The whole run, as printed by `auditlake ingest` (and as one JSON object with `--json`). */
+export interface RunSummary {
+  inputs: InputStats[];
+  records: number;
+  events: number;
+  /** Events by source and event class. */
+  events_by_source: Record<string, Record<string, number>>;
+  quarantined: number;
+  skipped: Record<string, number>;
+  files_written: number;
+  failed_inputs: number;
+  alerts: number;
+  duration_ms: number;
+}
+
+/** A fresh per-input record. */
+export function newInputStats(input: string): InputStats {
+  return { input, format: null, records: 0, events: 0, quarantined: 0, skipped: {}, files: 0, error: null };
+}
+
+/** Adds a batch's counts to an input's. */
+export function countBatch(stats: InputStats, batch: Batch, bySource: Record<string, Record<string, number>>): void {
+  stats.records += batch.records;
+  stats.events += batch.events.length;
+  stats.quarantined += batch.rejected.length;
+  for (const [reason, n] of Object.entries(batch.skipped)) stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
+  for (const e of batch.events) {
+    const classes = (bySource[e.source as Source] ??= {});
+    classes[e.event_class] = (classes[e.event_class] ?? 0) + 1;
+  }
+}
+
+/** Totals over the inputs. */
+export function summarize(inputs: InputStats[], bySource: Record<string, Record<string, number>>, started: number, alerts = 0): RunSummary {
+  const skipped: Record<string, number> = {};
+  for (const i of inputs) for (const [r, n] of Object.entries(i.skipped)) skipped[r] = (skipped[r] ?? 0) + n;
+  return {
+    inputs,
+    records: inputs.reduce((n, i) => n + i.records, 0),
+    events: inputs.reduce((n, i) => n + i.events, 0),
+    events_by_source: bySource,
+    quarantined: inputs.reduce((n, i) => n + i.quarantined, 0),
+    skipped,
+    files_written: inputs.reduce((n, i) => n + i.files, 0),
+    failed_inputs: inputs.filter((i) => i.error !== null).length,
+    alerts,
+    duration_ms: Math.round(performance.now() - started),
+  };
+}
