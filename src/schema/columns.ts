@@ -14,15 +14,19 @@ export const DUCKDB_TYPES: Readonly<Record<FieldType, string>> = {
   string_list: 'VARCHAR[]',
 };
 
-/** Expected Parquet physical and logical type of each logical type, as `parquet_schema()` reports it. */
-export const PARQUET_TYPES: Readonly<Record<FieldType, { physical: string; logical: string }>> = {
-  string: { physical: 'BYTE_ARRAY', logical: 'StringType' },
-  int: { physical: 'INT32', logical: '' },
-  bigint: { physical: 'INT64', logical: '' },
-  double: { physical: 'DOUBLE', logical: '' },
-  boolean: { physical: 'BOOLEAN', logical: '' },
-  timestamp: { physical: 'INT64', logical: 'TimestampType(isAdjustedToUTC=1, unit=TimeUnit(MICROS=MicroSeconds()))' },
-  string_list: { physical: 'BYTE_ARRAY', logical: 'StringType' },
+/**
+ * Parquet physical and converted type each logical type is written as, as DuckDB's `parquet_schema()`
+ * reports them; a test checks written files against this, and the Athena type against both.
+ */
+export const PARQUET_TYPES: Readonly<Record<FieldType, { physical: string; converted: string | null }>> = {
+  string: { physical: 'BYTE_ARRAY', converted: 'UTF8' },
+  int: { physical: 'INT32', converted: 'INT_32' },
+  bigint: { physical: 'INT64', converted: 'INT_64' },
+  double: { physical: 'DOUBLE', converted: null },
+  boolean: { physical: 'BOOLEAN', converted: null },
+  timestamp: { physical: 'INT64', converted: 'TIMESTAMP_MICROS' },
+  // A LIST group whose `element` leaf is a UTF8 byte array.
+  string_list: { physical: 'BYTE_ARRAY', converted: 'UTF8' },
 };
 
 /** `name TYPE` pairs of the stored columns, in file order, for DuckDB DDL and casts. */

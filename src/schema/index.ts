@@ -1,10 +1,11 @@
 /** Schema v1 of the unified audit event and everything derived from it. */
-export * from './fields.js';
-export * from './time.js';
-export * from './event-id.js';
+
+export { ATHENA_TYPES, type AthenaDdlOptions, athenaEventsDdl } from './athena.js';
 export * from './batch.js';
+export { DUCKDB_TYPES, duckdbColumns, PARQUET_TYPES } from './columns.js';
+export * from './event-id.js';
 export * from './event-json.js';
-export { auditEventSchema, checkEvent, assertEvent } from './validate.js';
-export { DUCKDB_TYPES, PARQUET_TYPES, duckdbColumns } from './columns.js';
-export { ATHENA_TYPES, athenaEventsDdl, type AthenaDdlOptions } from './athena.js';
+export * from './fields.js';
 export { auditEventJsonSchema } from './json-schema.js';
+export * from './time.js';
+export { assertEvent, auditEventSchema, checkEvent } from './validate.js';

@@ -3,8 +3,7 @@
  * milliseconds, and DAS and the proxy give microseconds. 2^53 µs is year 2255, so a `number` is exact.
  */
 
-const TIMESTAMP =
-  /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s*(Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)?$/;
+const TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s*(Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)?$/;
 
 /**
  * Parses the timestamp forms PostgreSQL and AWS write: `2024-05-01 10:15:02.123 UTC` (csvlog, jsonlog),

@@ -16,7 +16,7 @@ function zodOf(type: FieldType): z.ZodType {
       return z.boolean();
     case 'timestamp':
       // Microseconds since the epoch: an integer, and within years 1970..9999.
-      return z.number().int().min(0).max(253402300799999999);
+      return z.number().int().min(0).max(253_402_300_800_000_000);
     case 'string_list':
       return z.array(z.string());
   }

@@ -78,7 +78,11 @@ async function* readCsvlog(input: CollectorInput, b: BatchBuilder): AsyncGenerat
 }
 
 /** Calls `onLine` for every line of the input with its 1-based number; reports invalid UTF-8 lines. */
-async function* eachLine(input: CollectorInput, onLine: (line: string, n: number, invalid: boolean) => void, b: BatchBuilder): AsyncGenerator<Batch> {
+async function* eachLine(
+  input: CollectorInput,
+  onLine: (line: string, n: number, invalid: boolean) => void,
+  b: BatchBuilder,
+): AsyncGenerator<Batch> {
   for await (const chunk of textChunks(input.bytes)) {
     const lines = chunk.text.split('\n');
     // The text of a non-final chunk ends with a newline: its last split element is empty.
@@ -86,8 +90,9 @@ async function* eachLine(input: CollectorInput, onLine: (line: string, n: number
     const invalid = new Set(chunk.invalidLines);
     for (let i = 0; i < count; i++) {
       const n = chunk.firstLine + i;
-      const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-      onLine(line, n, invalid.has(n));
+      // A CR before the newline is kept: PostgreSQL writes LF line ends, so a CR is content (a CR LF
+      // inside a statement or parameter shows up as `...\r` then a TAB continuation line).
+      onLine(lines[i], n, invalid.has(n));
     }
     const full = b.take();
     if (full) yield full;
@@ -231,7 +236,13 @@ export const pgauditCollector: Collector = {
   async *collect(input: CollectorInput, format: string, ctx: CollectorContext): AsyncIterable<Batch> {
     const read = READERS[format as PgauditFormat];
     if (!read) throw new Error(`pgaudit collector does not read format ${format}`);
-    const mapContext: MapContext = { format: format as SourceFormat, key: input.key, ingestTime: ctx.ingestTime, clusterId: null, instanceId: null };
+    const mapContext: MapContext = {
+      format: format as SourceFormat,
+      key: input.key,
+      ingestTime: ctx.ingestTime,
+      clusterId: null,
+      instanceId: null,
+    };
     const b = new BatchBuilder(mapContext, ctx.batchSize);
     yield* read(input, b);
     const last = b.take(true);

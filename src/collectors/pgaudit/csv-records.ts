@@ -9,9 +9,7 @@
  */
 
 /** A parsed record, or a rejected stretch of input. */
-export type CsvItem =
-  | { ok: true; fields: string[]; line: number; raw: string }
-  | { ok: false; reason: string; line: number; raw: string };
+export type CsvItem = { ok: true; fields: string[]; line: number; raw: string } | { ok: false; reason: string; line: number; raw: string };
 
 /** Longest record we wait for before declaring its first line garbage; bounds memory. */
 export const MAX_RECORD_CHARS = 64 * 1024 * 1024;

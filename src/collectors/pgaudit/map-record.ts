@@ -87,7 +87,10 @@ function auditEvent(rec: LogRecord, audit: AuditFields, event: AuditEvent): Audi
   event.substatement_id = audit.substatementId;
   event.row_count = audit.rows;
   event.audit_type = audit.auditType;
-  const more = audit.auditClass || audit.placeholder ? { audit_class: audit.auditClass ?? undefined, not_logged: audit.placeholder ?? undefined } : null;
+  const more =
+    audit.auditClass || audit.placeholder
+      ? { audit_class: audit.auditClass ?? undefined, not_logged: audit.placeholder ?? undefined }
+      : null;
   event.raw_extras = extras(rec, more);
   return event;
 }
@@ -99,7 +102,8 @@ function auditEvent(rec: LogRecord, audit: AuditFields, event: AuditEvent): Audi
  */
 export function mapLogRecord(rec: LogRecord, ordinal: number, sourceRef: string, ctx: MapContext): Mapped {
   const time = parseTimestampMicros(rec.timeText);
-  if (time === null) return { reject: `unreadable log time ${JSON.stringify(rec.timeText)} (log_timezone must be UTC or a numeric offset)` };
+  if (time === null)
+    return { reject: `unreadable log time ${JSON.stringify(rec.timeText)} (log_timezone must be UTC or a numeric offset)` };
   const message = rec.message;
 
   if (message.startsWith(AUDIT_PREFIX)) {

@@ -14,7 +14,8 @@ export interface ConnectionAuthorized {
   tls: string | null;
 }
 
-const AUTHORIZED = /^(replication )?connection authorized: user=(\S*)(?: database=(\S*))?(?: application_name=(.*?))?(?: (SSL enabled \(.*\)|GSS .*))?$/s;
+const AUTHORIZED =
+  /^(replication )?connection authorized: user=(\S*)(?: database=(\S*))?(?: application_name=(.*?))?(?: (SSL enabled \(.*\)|GSS .*))?$/s;
 
 /** Parses a `connection authorized` message, or returns null when the message is another one. */
 export function parseConnectionAuthorized(message: string): ConnectionAuthorized | null {
@@ -55,8 +56,16 @@ export interface AuthFailure {
 const AUTH_FAILURES: readonly { pattern: RegExp; sqlstate: string; groups: readonly ('user' | 'database' | 'host')[] }[] = [
   { pattern: /^password authentication failed for user "(.*)"$/s, sqlstate: '28P01', groups: ['user'] },
   { pattern: /^[\w-]+ authentication failed for user "(.*)"$/s, sqlstate: '28000', groups: ['user'] },
-  { pattern: /^no pg_hba\.conf entry for (?:replication connection from )?host "(.*?)", user "(.*?)"(?:, database "(.*?)")?/s, sqlstate: '28000', groups: ['host', 'user', 'database'] },
-  { pattern: /^pg_hba\.conf rejects (?:replication )?connection for host "(.*?)", user "(.*?)"(?:, database "(.*?)")?/s, sqlstate: '28000', groups: ['host', 'user', 'database'] },
+  {
+    pattern: /^no pg_hba\.conf entry for (?:replication connection from )?host "(.*?)", user "(.*?)"(?:, database "(.*?)")?/s,
+    sqlstate: '28000',
+    groups: ['host', 'user', 'database'],
+  },
+  {
+    pattern: /^pg_hba\.conf rejects (?:replication )?connection for host "(.*?)", user "(.*?)"(?:, database "(.*?)")?/s,
+    sqlstate: '28000',
+    groups: ['host', 'user', 'database'],
+  },
   { pattern: /^role "(.*)" does not exist$/s, sqlstate: '28000', groups: ['user'] },
   { pattern: /^role "(.*)" is not permitted to log in$/s, sqlstate: '28000', groups: ['user'] },
   { pattern: /^database "(.*)" does not exist$/s, sqlstate: '3D000', groups: ['database'] },

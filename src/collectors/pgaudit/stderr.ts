@@ -9,7 +9,7 @@ import { emptyLogRecord, type LogRecord } from './log-record.js';
  */
 
 const PREFIX =
-  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z0-9+:-]+):(\[local\]|[^:()]*(?::[^:()]*)*\(\d+\)|[^:]*):([^@]*)@(.*?):\[(\d*)\]:([A-Z0-9]+):  ?(.*)$/s;
+  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z0-9+:-]+):(\[local\]|[^:()]*(?::[^:()]*)*\(\d+\)|[^:]*):([^@]*)@(.*?):\[(\d*)\]:([A-Z0-9]+): {1,2}(.*)$/s;
 const HOST_PORT = /^(.*)\((\d+)\)$/;
 const AT_CHARACTER = / at character (\d+)$/;
 
@@ -24,7 +24,9 @@ const ATTACHED: Readonly<Record<string, 'detail' | 'hint' | 'context' | 'stateme
 };
 
 /** A complete record, or a line that cannot be read, with the reference of its first line. */
-export type StderrItem<Ref> = { ok: true; record: LogRecord; ref: Ref; raw: string; invalidUtf8: boolean } | { ok: false; reason: string; ref: Ref; raw: string };
+export type StderrItem<Ref> =
+  | { ok: true; record: LogRecord; ref: Ref; raw: string; invalidUtf8: boolean }
+  | { ok: false; reason: string; ref: Ref; raw: string };
 
 interface Pending<Ref> {
   record: LogRecord;
