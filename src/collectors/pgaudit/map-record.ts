@@ -21,22 +21,27 @@ export const SKIP_SERVER_LINE = 'server log line (not an audit event)';
 
 const ERROR_SEVERITIES = new Set(['ERROR', 'FATAL', 'PANIC']);
 
-/** Source fields with no column of their own, as a JSON object text; null when there are none. */
-function extras(rec: LogRecord, more: Record<string, unknown> | null): string | null {
-  const out: Record<string, unknown> = {};
-  if (rec.lineNum !== null) out.session_line_num = rec.lineNum;
-  if (rec.vxid !== null) out.virtual_transaction_id = rec.vxid;
-  if (rec.sessionStart !== null) out.session_start = rec.sessionStart;
-  if (rec.backendType !== null) out.backend_type = rec.backendType;
-  if (rec.queryId !== null && rec.queryId !== '0') out.query_id = rec.queryId;
-  if (rec.leaderPid !== null) out.leader_pid = rec.leaderPid;
-  if (rec.detail !== null) out.detail = rec.detail;
-  if (rec.hint !== null) out.hint = rec.hint;
-  if (rec.context !== null) out.context = rec.context;
-  if (rec.cursorPosition !== null) out.cursor_position = rec.cursorPosition;
-  if (more) Object.assign(out, more);
-  for (const _ in out) return JSON.stringify(out);
-  return null;
+/**
+ * Source fields with no column of their own, as a JSON object text; null when there are none. Built
+ * as text directly: this runs for every event, and an object plus `JSON.stringify` costs twice as much.
+ */
+function extras(rec: LogRecord, more: Record<string, string | number | undefined> | null): string | null {
+  let json = '';
+  const add = (key: string, value: string) => {
+    json += `${json ? ',' : '{'}"${key}":${value}`;
+  };
+  if (rec.lineNum !== null) add('session_line_num', String(rec.lineNum));
+  if (rec.vxid !== null) add('virtual_transaction_id', JSON.stringify(rec.vxid));
+  if (rec.sessionStart !== null) add('session_start', JSON.stringify(rec.sessionStart));
+  if (rec.backendType !== null) add('backend_type', JSON.stringify(rec.backendType));
+  if (rec.queryId !== null && rec.queryId !== '0') add('query_id', JSON.stringify(rec.queryId));
+  if (rec.leaderPid !== null) add('leader_pid', String(rec.leaderPid));
+  if (rec.detail !== null) add('detail', JSON.stringify(rec.detail));
+  if (rec.hint !== null) add('hint', JSON.stringify(rec.hint));
+  if (rec.context !== null) add('context', JSON.stringify(rec.context));
+  if (rec.cursorPosition !== null) add('cursor_position', String(rec.cursorPosition));
+  if (more) for (const [key, value] of Object.entries(more)) if (value !== undefined) add(key, JSON.stringify(value));
+  return json ? `${json}}` : null;
 }
 
 function baseEvent(rec: LogRecord, time: number, eventClass: EventClass, ordinal: number, sourceRef: string, ctx: MapContext): AuditEvent {
