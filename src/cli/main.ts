@@ -1,11 +1,13 @@
 import type { Command, Io } from './command.js';
 import { EXIT, UsageError } from './command.js';
+import { huntCommand } from './commands/hunt.js';
 import { ingestCommand } from './commands/ingest.js';
 import { queryCommand } from './commands/query.js';
+import { rulesCommand } from './commands/rules.js';
 import { schemaCommand } from './commands/schema.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [ingestCommand, queryCommand, schemaCommand];
+export const COMMANDS: readonly Command[] = [ingestCommand, queryCommand, schemaCommand, rulesCommand, huntCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

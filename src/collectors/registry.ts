@@ -1,11 +1,12 @@
 import type { Collector } from './contract.js';
 import { pgauditCollector } from './pgaudit/collector.js';
+import { proxyEventsCollector } from './proxy-events/collector.js';
 
 /**
  * Every collector, in detection order. One explicit table: a collector exists when it is listed here,
  * never because a module was imported for its side effects.
  */
-export const COLLECTORS: readonly Collector[] = [pgauditCollector];
+export const COLLECTORS: readonly Collector[] = [pgauditCollector, proxyEventsCollector];
 
 /** Every `--format` value, `auto` first. */
 export function knownFormats(): string[] {
