@@ -40,7 +40,8 @@ export function countBatch(stats: InputStats, batch: Batch, bySource: Record<str
   stats.quarantined += batch.rejected.length;
   for (const [reason, n] of Object.entries(batch.skipped)) stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
   for (const e of batch.events) {
-    const classes = (bySource[e.source as Source] ??= {});
+    bySource[e.source as Source] ??= {};
+    const classes = bySource[e.source as Source];
     classes[e.event_class] = (classes[e.event_class] ?? 0) + 1;
   }
 }
