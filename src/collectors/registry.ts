@@ -1,4 +1,5 @@
 import type { Collector } from './contract.js';
+import { dasCollector } from './das/collector.js';
 import { pgauditCollector } from './pgaudit/collector.js';
 import { proxyEventsCollector } from './proxy-events/collector.js';
 
@@ -6,7 +7,7 @@ import { proxyEventsCollector } from './proxy-events/collector.js';
  * Every collector, in detection order. One explicit table: a collector exists when it is listed here,
  * never because a module was imported for its side effects.
  */
-export const COLLECTORS: readonly Collector[] = [pgauditCollector, proxyEventsCollector];
+export const COLLECTORS: readonly Collector[] = [pgauditCollector, dasCollector, proxyEventsCollector];
 
 /** Every `--format` value, `auto` first. */
 export function knownFormats(): string[] {
