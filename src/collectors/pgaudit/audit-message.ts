@@ -52,8 +52,9 @@ function parseParameters(field: string): string[] | null {
   return 'fields' in parsed && parsed.end >= field.length ? parsed.fields : [field];
 }
 
+/** A non-negative decimal integer, or null: `Number()` would also take ` 2`, `0x10`, `1e3` and `-5`. */
 function idOrNull(text: string): number | null {
-  if (text === '') return null;
+  if (!/^\d+$/.test(text)) return null;
   const n = Number(text);
   return Number.isSafeInteger(n) ? n : null;
 }

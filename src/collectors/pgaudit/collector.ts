@@ -7,7 +7,7 @@ import { jsonLineToRecord } from './jsonlog.js';
 import type { LogRecord } from './log-record.js';
 import { type MapContext, mapLogRecord } from './map-record.js';
 import { parsePrefixedLine, StderrReader } from './stderr.js';
-import { type TextChunk, textChunks } from './text-chunks.js';
+import { textChunks } from './text-chunks.js';
 
 /** The server-log formats this collector reads. */
 export const PGAUDIT_FORMATS = ['csvlog', 'jsonlog', 'stderr', 'cloudwatch'] as const;
@@ -49,21 +49,35 @@ class BatchBuilder {
   }
 }
 
-function invalidUtf8In(chunk: TextChunk, first: number, last: number): number | null {
-  for (const line of chunk.invalidLines) if (line >= first && line <= last) return line;
-  return null;
+/** Newlines inside a record's text, not counting the one that ends it: its extra physical lines. */
+function innerLines(raw: string): number {
+  let n = 0;
+  const end = raw.endsWith('\n') ? raw.length - 1 : raw.length;
+  for (let i = raw.indexOf('\n'); i !== -1 && i < end; i = raw.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 async function* readCsvlog(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
   const reader = new CsvRecordReader();
+  // Lines with invalid UTF-8 not yet passed by a record; a record may span several reads.
+  const invalid = new Set<number>();
+  const firstInvalidIn = (first: number, last: number): number | null => {
+    let found: number | null = null;
+    for (const line of invalid) {
+      if (line >= first && line <= last && (found === null || line < found)) found = line;
+      if (line <= last) invalid.delete(line);
+    }
+    return found;
+  };
   for await (const chunk of textChunks(input.bytes)) {
+    for (const line of chunk.invalidLines) invalid.add(line);
     for (const item of reader.push(chunk.text, chunk.last)) {
       const ref = `${input.name}:${item.line}`;
+      const bad = invalid.size ? firstInvalidIn(item.line, item.line + innerLines(item.raw)) : null;
       if (!item.ok) {
         b.reject(ref, `malformed csvlog record: ${item.reason}`, item.raw);
         continue;
       }
-      const bad = chunk.invalidLines.length ? invalidUtf8In(chunk, item.line, item.line + item.raw.split('\n').length - 1) : null;
       if (bad !== null) {
         b.reject(ref, `invalid UTF-8 on line ${bad}`, item.raw);
         continue;

@@ -102,6 +102,8 @@ export class CsvRecordReader {
         continue;
       }
       if ('error' in parsed) {
+        // Judge a line only once it is whole: the rest of it may still be on its way.
+        if (!final && buf.indexOf('\n', pos) === -1) break;
         pos = this.rejectFirstLine(buf, pos, parsed.error, items);
         continue;
       }

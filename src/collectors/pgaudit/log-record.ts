@@ -66,11 +66,24 @@ export function emptyLogRecord(timeText: string, severity: string, message: stri
   };
 }
 
-/** An integer from log text, or null when empty or not a number. */
+/** An integer from log text, or null when empty or not a whole number within the safe range. */
 export function intOrNull(text: string | null | undefined): number | null {
   if (text === null || text === undefined || text === '') return null;
   const n = Number(text);
-  return Number.isFinite(n) ? n : null;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+const INT32_MAX = 2_147_483_647;
+
+/**
+ * Why a record's numbers cannot be stored, or null. Pids and ports are 32-bit columns; a value outside
+ * that range is garbage in the log, and writing it would fail the whole Parquet file.
+ */
+export function badNumbers(rec: LogRecord): string | null {
+  if (rec.pid !== null && (rec.pid < 0 || rec.pid > INT32_MAX)) return `process id ${rec.pid} is out of range`;
+  if (rec.port !== null && (rec.port < 0 || rec.port > 65_535)) return `client port ${rec.port} is out of range`;
+  if (rec.leaderPid !== null && (rec.leaderPid < 0 || rec.leaderPid > INT32_MAX)) return `leader pid ${rec.leaderPid} is out of range`;
+  return null;
 }
 
 /** Empty text is absent. */

@@ -1,6 +1,6 @@
 import { type AuditEvent, type EventClass, eventId, parseTimestampMicros, type SourceFormat } from '../../schema/index.js';
 import { AUDIT_PREFIX, type AuditFields, parseAuditMessage } from './audit-message.js';
-import type { LogRecord } from './log-record.js';
+import { badNumbers, type LogRecord } from './log-record.js';
 import { parseAuthFailure, parseConnectionAuthorized, parseDisconnection } from './server-messages.js';
 
 /** What the mapper needs beyond the record. */
@@ -109,6 +109,9 @@ export function mapLogRecord(rec: LogRecord, ordinal: number, sourceRef: string,
   const time = parseTimestampMicros(rec.timeText);
   if (time === null)
     return { reject: `unreadable log time ${JSON.stringify(rec.timeText)} (log_timezone must be UTC or a numeric offset)` };
+  if (time < 0) return { reject: `log time ${JSON.stringify(rec.timeText)} is before 1970` };
+  const numbers = badNumbers(rec);
+  if (numbers) return { reject: numbers };
   const message = rec.message;
 
   if (message.startsWith(AUDIT_PREFIX)) {

@@ -8,8 +8,10 @@ import { emptyLogRecord, type LogRecord } from './log-record.js';
  * lines after the record they belong to (same pid) and are attached to it.
  */
 
+// %t ends in a zone abbreviation or numeric offset (never a colon), %r is host(port), [local] or empty;
+// an IPv6 host holds colons, so the host is matched up to its (port) rather than to the next colon.
 const PREFIX =
-  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z0-9+:-]+):(\[local\]|[^:()]*(?::[^:()]*)*\(\d+\)|[^:]*):([^@]*)@(.*?):\[(\d*)\]:([A-Z0-9]+): {1,2}(.*)$/s;
+  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z0-9+-]+):(\[local\]|[^():@]*(?::[^():@]*)*\(\d+\)|[^:]*):([^@]*)@(.*?):\[(\d*)\]:([A-Z0-9]+): {1,2}(.*)$/s;
 const HOST_PORT = /^(.*)\((\d+)\)$/;
 const AT_CHARACTER = / at character (\d+)$/;
 
@@ -59,10 +61,16 @@ export function parsePrefixedLine(line: string): { record: LogRecord } | null {
 /** Groups stderr lines into records. Feed lines with a reference (line number, CloudWatch event id). */
 export class StderrReader<Ref> {
   private pending: Pending<Ref> | null = null;
+  /** A line without prefix being rejected, with the continuation lines that follow it. */
+  private garbage: { ref: Ref; raw: string[]; reason: string } | null = null;
 
   /** Adds one line (without its newline); returns the record it completed, if any. */
   push(line: string, ref: Ref): StderrItem<Ref> | null {
     if (line.length > 0 && line.charCodeAt(0) === 9) {
+      if (this.garbage) {
+        this.garbage.raw.push(line);
+        return null;
+      }
       const p = this.pending;
       if (!p) return { ok: false, reason: 'continuation line (TAB) with no record before it', ref, raw: line };
       const text = line.slice(1);
@@ -76,7 +84,11 @@ export class StderrReader<Ref> {
     const parsed = parsePrefixedLine(line);
     if (!parsed) {
       if (line === '' || line === '\r') return null;
-      return { ok: false, reason: 'line has no log prefix %t:%r:%u@%d:[%p]: and is not a continuation', ref, raw: line };
+      // The record before it ends here; the line and its continuation lines are rejected together,
+      // so they are not glued onto that record.
+      const done = this.flush();
+      this.garbage = { ref, raw: [line], reason: 'line has no log prefix %t:%r:%u@%d:[%p]: and is not a continuation' };
+      return done;
     }
     const attach = ATTACHED[parsed.record.severity];
     const p = this.pending;
@@ -93,12 +105,18 @@ export class StderrReader<Ref> {
 
   /** Marks the record being read as holding bytes that were not valid UTF-8, so it is rejected. */
   markInvalidUtf8(): boolean {
+    if (this.garbage) return true;
     if (this.pending) this.pending.invalidUtf8 = true;
     return this.pending !== null;
   }
 
-  /** Completes the last record, if any. */
+  /** Completes the last record (or rejected line), if any. */
   flush(): StderrItem<Ref> | null {
+    const g = this.garbage;
+    if (g) {
+      this.garbage = null;
+      return { ok: false, reason: g.reason, ref: g.ref, raw: g.raw.join('\n') };
+    }
     const p = this.pending;
     this.pending = null;
     if (!p) return null;
