@@ -1,13 +1,25 @@
 import type { Command, Io } from './command.js';
 import { EXIT, UsageError } from './command.js';
+import { compactCommand } from './commands/compact.js';
 import { huntCommand } from './commands/hunt.js';
 import { ingestCommand } from './commands/ingest.js';
+import { proxyCommand } from './commands/proxy.js';
 import { queryCommand } from './commands/query.js';
 import { rulesCommand } from './commands/rules.js';
 import { schemaCommand } from './commands/schema.js';
+import { sessionsCommand } from './commands/sessions.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [ingestCommand, queryCommand, schemaCommand, rulesCommand, huntCommand];
+export const COMMANDS: readonly Command[] = [
+  ingestCommand,
+  queryCommand,
+  sessionsCommand,
+  proxyCommand,
+  compactCommand,
+  schemaCommand,
+  rulesCommand,
+  huntCommand,
+];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { Storage } from './storage.js';
+import type { Storage, StoredObject } from './storage.js';
 
 /** Staging lives inside the lake so that storing a staged file is a rename on one filesystem. */
 const STAGING = '_state/tmp';
@@ -69,6 +69,29 @@ export class FsStorage implements Storage {
     };
     await walk(start);
     return keys.filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  async listObjects(prefix: string): Promise<StoredObject[]> {
+    const keys = await this.list(prefix);
+    const sizes = await Promise.all(
+      keys.map((k) =>
+        stat(this.path(k)).then(
+          (s) => s.size,
+          () => -1,
+        ),
+      ),
+    );
+    return keys.map((key, i) => ({ key, size: sizes[i] })).filter((o) => o.size >= 0);
+  }
+
+  async download(key: string, localPath: string): Promise<boolean> {
+    try {
+      await copyFile(this.path(key), localPath);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -2,6 +2,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Batch, nowMicros, type Rejected, type Source, utcDate } from '../schema/index.js';
+import { removeInputFromCompacted } from './compacted-files.js';
+import { recoverCompactions } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
 import { eventDate, eventsPartKey, manifestKey, quarantineKey } from './layout.js';
 import { convertStagedCsv, DEFAULT_PARQUET, type ParquetOptions } from './parquet-convert.js';
@@ -59,8 +61,9 @@ export class LakeWriter {
     private readonly stagingDir: string,
   ) {}
 
-  /** Opens a writer over a storage. */
+  /** Opens a writer over a storage, after finishing or undoing any compaction a killed process left behind. */
   static async open(storage: Storage, options: LakeWriterOptions = DEFAULT_LAKE_WRITER, duck?: DuckDBConnection): Promise<LakeWriter> {
+    await recoverCompactions(storage);
     const stagingDir = await storage.stagingDir();
     return new LakeWriter(
       storage,
@@ -173,8 +176,9 @@ export class InputWriter {
   }
 
   /**
-   * Converts and stores everything staged, stores the quarantine file and the manifest, and removes
-   * files an earlier run of the same input wrote that this run did not (e.g. fewer rolls).
+   * Converts and stores everything staged, removes this input's events from compacted files that
+   * hold them from an earlier run, stores the quarantine file and the manifest, and removes files an
+   * earlier run of the same input wrote that this run did not (e.g. fewer rolls).
    */
   async finish(): Promise<InputManifest> {
     for (const partition of this.partitions.values()) {
@@ -190,6 +194,9 @@ export class InputWriter {
     await this.conversion;
     this.partitions.clear();
     const storage = this.lake.storage;
+    // An earlier run's events may since have been compacted into shared files: take them out there.
+    const written = this.files.map((f) => f.key);
+    await removeInputFromCompacted(storage, this.lake.connection, this.lake.staging, this.inputKey, written, this.lake.options.parquet);
     let quarantineFile: string | null = null;
     if (this.quarantine) {
       await this.quarantine.close();

@@ -21,6 +21,41 @@ export function eventsPartKey(source: Source | string, date: string, inputKey: s
   return `${eventsPartition(source, date)}part-${inputKey}-${n}.parquet`;
 }
 
+/** Key of the `n`th file a compaction wrote into a partition; `id` (16 hex digits) derives from the keys it merged. */
+export function compactedPartKey(partition: string, id: string, n: number): string {
+  return `${partition}part-c${id}-${n}.parquet`;
+}
+
+/** What a Parquet file's name says: the partition folder, and the input key (ingested) or compaction id. */
+export interface PartName {
+  partition: string;
+  inputKey: string | null;
+  compactionId: string | null;
+}
+
+/** Parses an events file key; null for anything that is not a Parquet part file. */
+export function parsePartKey(key: string): PartName | null {
+  // Input keys are 20 hex digits and compaction ids 16, so `c` + id never reads as an input key.
+  const m = /^(.*\/)part-(?:c([0-9a-f]{16})|([0-9a-f]{20}))-\d+\.parquet$/.exec(key);
+  if (!m) return null;
+  return { partition: m[1], inputKey: m[3] ?? null, compactionId: m[2] ?? null };
+}
+
+/** Key of the index of a compacted file: which inputs' events it holds. */
+export function compactedIndexKey(partKey: string): string {
+  return `${STATE_PREFIX}compacted/${partKey.replace(/\.parquet$/, '.json')}`;
+}
+
+/** Folder of the compacted-file indexes of one partition. */
+export function compactedIndexPrefix(partition: string): string {
+  return `${STATE_PREFIX}compacted/${partition}`;
+}
+
+/** Key of a compaction's journal. */
+export function compactionJournalKey(id: string): string {
+  return `${STATE_PREFIX}compactions/${id}.json`;
+}
+
 /** Folder of one alerts partition. */
 export function alertsPartition(date: string): string {
   return `${ALERTS_PREFIX}event_date=${date}/`;

@@ -20,7 +20,35 @@ function projected(fields: readonly FieldSpec[], partitions: readonly FieldSpec[
   return `SELECT ${[...fields, ...partitions].map((f) => `"${f.name}"`).join(', ')} FROM ${from}`;
 }
 
-/** Creates (or replaces) a view over Parquet files under `prefix` of a local lake. */
+/**
+ * Loads DuckDB's httpfs extension and points it at S3 the way the AWS SDK would be (region, endpoint and
+ * credentials from the standard environment variables). The extension is not built into DuckDB; where it
+ * is not installed and cannot be downloaded, this fails with what to do instead.
+ */
+async function useHttpfs(connection: DuckDBConnection, url: string): Promise<void> {
+  try {
+    await connection.run('LOAD httpfs');
+  } catch {
+    throw new Error(
+      `querying ${url} in place needs DuckDB's httpfs extension, which is not installed here (and not built in): query the lake with Athena (auditlake schema athena), or copy it locally (aws s3 sync ${url} ./lake) and run auditlake query --lake ./lake`,
+    );
+  }
+  const env = process.env;
+  const settings: string[] = ['TYPE s3'];
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (region) settings.push(`REGION ${sqlString(region)}`);
+  if (env.AWS_ACCESS_KEY_ID) settings.push(`KEY_ID ${sqlString(env.AWS_ACCESS_KEY_ID)}`);
+  if (env.AWS_SECRET_ACCESS_KEY) settings.push(`SECRET ${sqlString(env.AWS_SECRET_ACCESS_KEY)}`);
+  if (env.AWS_SESSION_TOKEN) settings.push(`SESSION_TOKEN ${sqlString(env.AWS_SESSION_TOKEN)}`);
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  if (endpoint) {
+    const u = new URL(endpoint);
+    settings.push(`ENDPOINT ${sqlString(u.host)}`, `USE_SSL ${u.protocol === 'https:'}`, "URL_STYLE 'path'");
+  }
+  await connection.run(`CREATE OR REPLACE SECRET auditlake_s3 (${settings.join(', ')})`);
+}
+
+/** Creates (or replaces) a view over Parquet files under `prefix` of a lake (local, or S3 through httpfs). */
 export async function createLakeView(
   connection: DuckDBConnection,
   storage: Storage,
@@ -34,11 +62,11 @@ export async function createLakeView(
   if (keys.length === 0) {
     body = emptyRelation(fields, partitions);
   } else {
-    const root = storage.localPath(prefix);
-    if (root === null)
-      throw new Error(
-        `querying ${storage.url} needs DuckDB's httpfs extension, which is not built in; copy the lake locally (aws s3 sync) or query it with Athena`,
-      );
+    let root = storage.localPath(prefix);
+    if (root === null) {
+      await useHttpfs(connection, storage.url);
+      root = `${storage.url.replace(/\/+$/, '')}/${prefix}`;
+    }
     const depth = partitions.length;
     const glob = `${root.replace(/\/$/, '')}/${'*/'.repeat(depth)}*.parquet`;
     const types = partitions.map((p) => `${sqlString(p.name)}: 'VARCHAR'`).join(', ');

@@ -14,10 +14,20 @@ export interface Storage {
   get(key: string): Promise<Buffer | null>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Keys under a prefix with their sizes in bytes, sorted by key. */
+  listObjects(prefix: string): Promise<StoredObject[]>;
+  /** Copies an object to a local file; false when there is no such object. Streams: memory does not grow with the object. */
+  download(key: string, localPath: string): Promise<boolean>;
   /** Removes an object; no error when it is absent. */
   delete(key: string): Promise<void>;
   /** A local path of `key` when the lake is a local folder, so DuckDB can read it in place; null otherwise. */
   localPath(key: string): string | null;
   /** A local directory for staging files before they are stored (on the same filesystem when local). */
   stagingDir(): Promise<string>;
+}
+
+/** One stored object as listed. */
+export interface StoredObject {
+  key: string;
+  size: number;
 }

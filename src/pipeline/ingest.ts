@@ -89,8 +89,22 @@ export async function ingestInput(
   return { stats, alerts };
 }
 
-/** Ingests local files (or `-` for standard input is not supported: logs are files). */
-export async function ingestFiles(paths: string[], lake: LakeWriter, options: IngestOptions): Promise<RunSummary> {
+/** What an input set (e.g. an S3 prefix) ingested. */
+export interface InputSetResult {
+  inputs: InputStats[];
+  alerts: number;
+  /** Inputs skipped because an earlier run ingested them unchanged. */
+  alreadyIngested: number;
+}
+
+/** Inputs other than local files, e.g. the objects under an S3 prefix (`s3-inputs.ts`); each reads its inputs through `ingestInput`. */
+export interface InputSet {
+  name: string;
+  ingest(lake: LakeWriter, options: IngestOptions, bySource: Record<string, Record<string, number>>): Promise<InputSetResult>;
+}
+
+/** Ingests local files (or `-` for standard input is not supported: logs are files), then any input sets. */
+export async function ingestFiles(paths: string[], lake: LakeWriter, options: IngestOptions, sets: InputSet[] = []): Promise<RunSummary> {
   const started = performance.now();
   const inputs: InputStats[] = [];
   const bySource: Record<string, Record<string, number>> = {};
@@ -109,6 +123,14 @@ export async function ingestFiles(paths: string[], lake: LakeWriter, options: In
     inputs.push(result.stats);
     alerts += result.alerts;
   }
+  let alreadyIngested = 0;
+  for (const set of sets) {
+    const result = await set.ingest(lake, options, bySource);
+    inputs.push(...result.inputs);
+    alerts += result.alerts;
+    alreadyIngested += result.alreadyIngested;
+  }
   if (options.onEnd) alerts += await options.onEnd();
-  return summarize(inputs, bySource, started, alerts);
+  const summary = summarize(inputs, bySource, started, alerts);
+  return sets.length > 0 ? { ...summary, already_ingested: alreadyIngested } : summary;
 }

@@ -26,6 +26,8 @@ export interface RunSummary {
   failed_inputs: number;
   alerts: number;
   duration_ms: number;
+  /** S3 objects skipped because an earlier run ingested them unchanged (runs with S3 inputs only). */
+  already_ingested?: number;
 }
 
 /** A fresh per-input record. */

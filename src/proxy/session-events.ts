@@ -57,6 +57,9 @@ export interface EventFacts {
 }
 
 /** Builds the `n`th event of a session. Fields are assigned in schema order so every event shares one shape. */
+/** Session events name their command as the pgAudit and DAS collectors do, so one query finds all. */
+const SESSION_COMMANDS: Partial<Record<string, string>> = { CONNECT: 'CONNECT', AUTH_FAILURE: 'CONNECT', DISCONNECT: 'DISCONNECT' };
+
 export function buildEvent(info: SessionInfo, who: SessionIdentity, n: number, f: EventFacts, ingestTime: number): AuditEvent {
   return {
     event_id: eventId(info.key, n),
@@ -76,7 +79,7 @@ export function buildEvent(info: SessionInfo, who: SessionIdentity, n: number, f
     client_port: info.clientPort,
     application_name: who.applicationName,
     event_class: f.eventClass,
-    command: f.command ?? null,
+    command: f.command ?? SESSION_COMMANDS[f.eventClass] ?? null,
     object_type: f.objectType ?? null,
     object_name: null,
     statement_text: f.text ?? null,

@@ -1,4 +1,4 @@
-import { EVENT_FIELDS, type FieldType, PARTITION_KEYS, SOURCES } from './fields.js';
+import { EVENT_FIELDS, type FieldSpec, type FieldType, PARTITION_KEYS, SOURCES } from './fields.js';
 
 /** Athena (Hive DDL) type of each logical type. */
 export const ATHENA_TYPES: Readonly<Record<FieldType, string>> = {
@@ -21,11 +21,40 @@ export interface AthenaDdlOptions {
   projectionStart?: string;
 }
 
-const DEFAULT_LOCATION = 's3://YOUR-BUCKET/auditlake';
+export const DEFAULT_LOCATION = 's3://YOUR-BUCKET/auditlake';
 
 /** Quotes an identifier for Athena DDL (backticks; `time`, `user` and friends are reserved). */
 function ident(name: string): string {
   return `\`${name}\``;
+}
+
+/**
+ * Table properties for partition projection over `<root>/<folder>/<key>=<value>/...`: `source` is an
+ * enum of the sources, `event_date` a daily date range from `start` to now; shared by the DDL and
+ * the Glue table definition so the two cannot disagree.
+ */
+export function projectionProperties(
+  root: string,
+  folder: string,
+  partitions: readonly FieldSpec[],
+  start = '2020-01-01',
+): [string, string][] {
+  const properties: [string, string][] = [['projection.enabled', 'true']];
+  for (const p of partitions) {
+    if (p.name === 'source') properties.push(['projection.source.type', 'enum'], ['projection.source.values', SOURCES.join(',')]);
+    else if (p.name === 'event_date')
+      properties.push(
+        ['projection.event_date.type', 'date'],
+        ['projection.event_date.format', 'yyyy-MM-dd'],
+        ['projection.event_date.range', `${start},NOW`],
+        ['projection.event_date.interval', '1'],
+        ['projection.event_date.interval.unit', 'DAYS'],
+      );
+    else throw new Error(`no projection for partition key ${p.name}`);
+  }
+  const template = partitions.map((p) => `${p.name}=\${${p.name}}/`).join('');
+  properties.push(['storage.location.template', `${root}/${folder}/${template}`], ['parquet.compression', 'ZSTD']);
+  return properties;
 }
 
 /**
@@ -41,18 +70,7 @@ export function athenaEventsDdl(options: AthenaDdlOptions = {}): string {
   );
   const partitions = PARTITION_KEYS.map((f) => `  ${ident(f.name)} ${ATHENA_TYPES[f.type]}`);
   const start = options.projectionStart ?? '2020-01-01';
-  const properties: [string, string][] = [
-    ['projection.enabled', 'true'],
-    ['projection.source.type', 'enum'],
-    ['projection.source.values', SOURCES.join(',')],
-    ['projection.event_date.type', 'date'],
-    ['projection.event_date.format', 'yyyy-MM-dd'],
-    ['projection.event_date.range', `${start},NOW`],
-    ['projection.event_date.interval', '1'],
-    ['projection.event_date.interval.unit', 'DAYS'],
-    ['storage.location.template', `${root}/events/source=\${source}/event_date=\${event_date}/`],
-    ['parquet.compression', 'ZSTD'],
-  ];
+  const properties = projectionProperties(root, 'events', PARTITION_KEYS, start);
   return [
     `CREATE EXTERNAL TABLE IF NOT EXISTS ${table} (`,
     columns.join(',\n'),

@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryLake } from '../../src/cli/commands/query.js';
+import { compactLake } from '../../src/lake/compact.js';
 import { openDuckDb } from '../../src/lake/duckdb.js';
+import { DEFAULT_PARQUET } from '../../src/lake/parquet-convert.js';
 import { EVENT_FIELDS, PARQUET_TYPES } from '../../src/schema/index.js';
 import { collectFile } from '../support/collect.js';
 import { ingestInto, tempLake } from '../support/lake.js';
@@ -71,6 +74,55 @@ describe('local lake', () => {
     );
     const codecs = (await duck.runAndReadAll(`SELECT DISTINCT compression FROM parquet_metadata('${path}')`)).getRowObjectsJson();
     expect(codecs).toEqual([{ compression: 'ZSTD' }]);
+    duck.closeSync();
+  });
+
+  it('writes every column as the Parquet type its Athena type (DDL and Glue table) needs, also after compaction', async () => {
+    // What Athena's Parquet reader needs for each declared type, written out independently of src/schema.
+    const needs: Record<string, { type: string | null; converted: string | null; logical?: string; list?: boolean }> = {
+      string: { type: 'BYTE_ARRAY', converted: 'UTF8' },
+      int: { type: 'INT32', converted: 'INT_32' },
+      bigint: { type: 'INT64', converted: 'INT_64' },
+      double: { type: 'DOUBLE', converted: null },
+      boolean: { type: 'BOOLEAN', converted: null },
+      timestamp: {
+        type: 'INT64',
+        converted: 'TIMESTAMP_MICROS',
+        logical: 'TimestampType(isAdjustedToUTC=1, unit=TimeUnit(MILLIS=<null>, MICROS=MicroSeconds()',
+      },
+      'array<string>': { type: 'BYTE_ARRAY', converted: 'UTF8', list: true },
+    };
+    const ddl = await readFile('schemas/athena/audit_events.sql', 'utf8');
+    const glue = JSON.parse(await readFile('schemas/glue/audit_events.json', 'utf8'));
+    const glueColumns = (glue.StorageDescriptor.Columns as { Name: string; Type: string }[]).map((c) => [c.Name, c.Type]);
+    const ddlColumns = [...ddl.matchAll(/^ {2}`(\w+)`\s+([\w<>]+) COMMENT/gm)].map((m) => [m[1], m[2]]);
+    expect(ddlColumns).toEqual(glueColumns);
+    const duck = await openDuckDb();
+    const check = async (file: string) => {
+      const schema = (
+        await duck.runAndReadAll(`SELECT name, type, converted_type, logical_type FROM parquet_schema('${lake.storage.localPath(file)}')`)
+      ).getRowObjectsJson() as Record<string, string | null>[];
+      const leaves = schema.filter((c) => c.name !== 'duckdb_schema' && c.name !== 'list' && c.name !== 'element');
+      expect(leaves.map((c) => c.name)).toEqual(glueColumns.map(([name]) => name));
+      for (const [name, athenaType] of glueColumns) {
+        const need = needs[athenaType];
+        expect(need, athenaType).toBeDefined();
+        const at = schema.findIndex((c) => c.name === name);
+        if (need.list) {
+          expect(schema[at].converted_type, name).toBe('LIST');
+          expect(schema[at + 1].name).toBe('list');
+        }
+        const leaf = need.list ? schema[at + 2] : schema[at];
+        expect([leaf.type, leaf.converted_type], `${file} ${name}`).toEqual([need.type, need.converted]);
+        if (need.logical) expect(leaf.logical_type, name).toContain(need.logical);
+      }
+    };
+    await ingestInto(lake.dir, [CSV, STDERR], 'auto', 4096);
+    await check((await lake.storage.list('events/'))[0]);
+    await compactLake(lake.storage, { targetBytes: 64 * 1024 * 1024, parquet: DEFAULT_PARQUET });
+    const compacted = (await lake.storage.list('events/'))[0];
+    expect(compacted).toMatch(/part-c/);
+    await check(compacted);
     duck.closeSync();
   });
 

@@ -1,36 +1,56 @@
 import { parseArgs } from 'node:util';
-import { athenaEventsDdl, auditEventJsonSchema } from '../../schema/index.js';
+import { ALERT_FIELDS, ALERT_PARTITION_KEYS, athenaAlertsDdl } from '../../rules/alert-schema.js';
+import { athenaEventsDdl, auditEventJsonSchema, EVENTS_TABLE, glueTableJson, type LakeTable } from '../../schema/index.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 
-const HELP = `Usage: auditlake schema <json|athena> [options]
+const HELP = `Usage: auditlake schema <json|athena|glue> [options]
 
-Prints a schema derived from the one declaration of the audit event (schema v1).
+Prints a schema derived from the one declaration of the audit event (schema v1) and the alert.
 
   json      JSON Schema of one event in its JSON form (schemas/audit-event.v1.json)
   athena    Athena CREATE EXTERNAL TABLE for the lake, with partition projection on
             source and event_date (schemas/athena/audit_events.sql)
+  glue      the same table as a Glue TableInput (schemas/glue/audit_events.json), for
+            aws glue create-table --database-name <db> --table-input file://<file>;
+            with --database, the whole document for aws glue create-table --cli-input-json
 
-Options (athena):
+Options (athena, glue):
   --location <s3://bucket/prefix>   lake root in S3 (default: a placeholder to edit)
-  --database <name>                 Glue database to create the table in
+  --database <name>                 Glue database the table belongs to
+  --table <name>                    audit_events (default) or audit_alerts
   -h, --help                        show this help
 `;
 
-/** `auditlake schema json|athena`. */
+/** The alerts table: `<root>/alerts/event_date=<YYYY-MM-DD>/`, columns from the alert's declaration. */
+export const ALERTS_TABLE: LakeTable = {
+  name: 'audit_alerts',
+  folder: 'alerts',
+  description: 'auditlake alerts raised by rules over audit events',
+  fields: ALERT_FIELDS,
+  partitions: ALERT_PARTITION_KEYS,
+};
+
+const TABLES: Record<string, LakeTable> = { audit_events: EVENTS_TABLE, audit_alerts: ALERTS_TABLE };
+
+/** `auditlake schema json|athena|glue`. */
 export const schemaCommand: Command = {
   name: 'schema',
-  summary: 'print the event schema as JSON Schema or Athena DDL',
+  summary: 'print the event schema as JSON Schema, Athena DDL or a Glue table',
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { location: { type: 'string' }, database: { type: 'string' } },
+      options: { location: { type: 'string' }, database: { type: 'string' }, table: { type: 'string', default: 'audit_events' } },
     });
     const [kind] = positionals;
+    const table = TABLES[values.table as string];
+    if (!table) throw new UsageError(`--table ${values.table}: expected ${Object.keys(TABLES).join(' or ')}`);
+    const options = { location: values.location, database: values.database };
     if (kind === 'json') io.out(`${JSON.stringify(auditEventJsonSchema(), null, 2)}\n`);
-    else if (kind === 'athena') io.out(athenaEventsDdl({ location: values.location, database: values.database }));
-    else throw new UsageError(kind ? `unknown schema kind ${kind}: expected json or athena` : 'which schema? json or athena');
+    else if (kind === 'athena') io.out(table === EVENTS_TABLE ? athenaEventsDdl(options) : athenaAlertsDdl(options));
+    else if (kind === 'glue') io.out(glueTableJson(table, options));
+    else throw new UsageError(kind ? `unknown schema kind ${kind}: expected json, athena or glue` : 'which schema? json, athena or glue');
     return EXIT.ok;
   },
 };

@@ -1,0 +1,72 @@
+import { parseArgs } from 'node:util';
+import { type CompactionSummary, compactLake, DEFAULT_TARGET_BYTES } from '../../lake/compact.js';
+import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
+import { type Command, EXIT, UsageError } from '../command.js';
+import { openStorage } from '../lake-options.js';
+
+const HELP = `Usage: auditlake compact --lake <dir|s3://bucket/prefix> [options]
+
+Merges small Parquet files so Athena reads few large files instead of many small ones: in each
+partition, files smaller than the target are merged with DuckDB into files of about the target
+size (part-c<id>-<n>.parquet, zstd, sorted by event_time). Row counts are checked before the old
+files are removed. A journal in _state/compactions/ makes it safe to kill at any point: the next
+compact or ingest finishes or undoes an interrupted compaction. Do not run it while an ingest
+writes the same lake.
+
+Options:
+  --lake <dir|s3://...>   lake root
+  --date <YYYY-MM-DD>     only this event_date
+  --source <source>       only this source (pgaudit, das, proxy)
+  --target-mb <n>         merge files smaller than n MB into files of about n MB (default: ${DEFAULT_TARGET_BYTES / 1024 / 1024})
+  --sse-kms-key <id>      S3 lakes: encrypt new files with this KMS key (default: SSE-S3)
+  --json                  print the summary as one JSON object
+  -h, --help              show this help
+`;
+
+/** The human summary of a compaction. */
+export function formatCompaction(s: CompactionSummary): string {
+  const lines: string[] = [];
+  if (s.recovered.rolledForward || s.recovered.rolledBack)
+    lines.push(`finished ${s.recovered.rolledForward} and undid ${s.recovered.rolledBack} interrupted compaction(s)`);
+  lines.push(
+    `compacted ${s.partitions_compacted} of ${s.partitions} partition(s): ${s.files_merged} files merged into ${s.files_written}, ${s.rows.toLocaleString('en-US')} rows`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** `auditlake compact`. */
+export const compactCommand: Command = {
+  name: 'compact',
+  summary: 'merge small Parquet files of the lake (kill-safe)',
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        lake: { type: 'string' },
+        date: { type: 'string' },
+        source: { type: 'string' },
+        'target-mb': { type: 'string' },
+        'sse-kms-key': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(' ')}`);
+    if (values.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(values.date))
+      throw new UsageError(`--date ${values.date}: expected YYYY-MM-DD`);
+    if (values.source !== undefined && !/^[a-z_]+$/.test(values.source))
+      throw new UsageError(`--source ${values.source}: expected a source name`);
+    const targetMb = values['target-mb'] === undefined ? DEFAULT_TARGET_BYTES / 1024 / 1024 : Number(values['target-mb']);
+    if (!Number.isFinite(targetMb) || targetMb <= 0) throw new UsageError(`--target-mb ${values['target-mb']}: expected a positive number`);
+    const storage = openStorage(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
+    const summary = await compactLake(storage, {
+      targetBytes: Math.round(targetMb * 1024 * 1024),
+      date: values.date,
+      source: values.source,
+      parquet: DEFAULT_PARQUET,
+    });
+    io.out(values.json ? `${JSON.stringify(summary)}\n` : formatCompaction(summary));
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,88 @@
+import { parseArgs } from 'node:util';
+import { type Command, EXIT, UsageError } from '../command.js';
+import { formatTable } from '../format-table.js';
+import { queryLake } from './query.js';
+
+const HELP = `Usage: auditlake sessions --lake <dir> [--user U] [--since T] [--source S] [--limit N]
+       auditlake sessions --lake <dir> <session_id> [--format table|json]
+
+Without a session id: lists recorded sessions, newest first, with who, from where, when, how many
+statements and how many failed. With one: prints that session's timeline: connect, each statement
+with its parameters, rows, errors and duration, and the disconnect. Works for every source: pgAudit
+and DAS sessions use PostgreSQL's session id (%c), proxy sessions the proxy's.
+
+Options:
+  --lake <dir>               lake root
+  --user <name>              only sessions of this database user
+  --since <time>             only sessions active at or after this time (ISO-8601, e.g. 2024-05-01T10:00:00Z)
+  --source <source>          pgaudit, das or proxy
+  --limit <n>                sessions to list (default 100)
+  --format table|json        output format (default table)
+`;
+
+/** Quotes a value for SQL. */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** The session list query. */
+export function sessionsSql(filters: { user?: string; since?: string; source?: string; limit: number }): string {
+  const where = ['session_id IS NOT NULL'];
+  if (filters.user) where.push(`db_user = ${literal(filters.user)}`);
+  if (filters.source) where.push(`source = ${literal(filters.source)}`);
+  const having = filters.since ? `HAVING max(event_time) >= CAST(${literal(filters.since)} AS TIMESTAMPTZ)` : '';
+  return `SELECT session_id, source, any_value(db_user) FILTER (WHERE db_user IS NOT NULL) AS db_user,
+      any_value(database_name) FILTER (WHERE database_name IS NOT NULL) AS database_name,
+      any_value(client_addr) FILTER (WHERE client_addr IS NOT NULL) AS client_addr,
+      min(event_time) AS started, max(event_time) AS last_seen,
+      count(*) FILTER (WHERE event_class NOT IN ('CONNECT', 'DISCONNECT', 'AUTH_FAILURE')) AS statements,
+      count(*) FILTER (WHERE NOT success) AS failures,
+      bool_or(event_class = 'DISCONNECT') AS ended
+    FROM audit_events WHERE ${where.join(' AND ')}
+    GROUP BY session_id, source ${having}
+    ORDER BY started DESC LIMIT ${filters.limit}`;
+}
+
+/** One session's timeline query. */
+export function timelineSql(sessionId: string): string {
+  return `SELECT event_time, source, event_class, command, statement_text, parameters, row_count,
+      CASE WHEN success THEN '' ELSE coalesce(error_code, 'failed') END AS error, error_message, duration_ms, db_user
+    FROM audit_events WHERE session_id = ${literal(sessionId)}
+    ORDER BY event_time, statement_id NULLS FIRST, substatement_id NULLS FIRST, event_id`;
+}
+
+/** `auditlake sessions`. */
+export const sessionsCommand: Command = {
+  name: 'sessions',
+  summary: 'list recorded sessions, or print one session timeline',
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        lake: { type: 'string' },
+        user: { type: 'string' },
+        since: { type: 'string' },
+        source: { type: 'string' },
+        limit: { type: 'string', default: '100' },
+        format: { type: 'string', default: 'table' },
+      },
+    });
+    if (positionals.length > 1) throw new UsageError('give at most one session id');
+    const limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit ${values.limit}: expected a positive whole number`);
+    if (values.format !== 'table' && values.format !== 'json') throw new UsageError(`--format ${values.format}: expected table or json`);
+    if (values.since && Number.isNaN(Date.parse(values.since))) throw new UsageError(`--since ${values.since}: expected an ISO-8601 time`);
+    const sql = positionals.length
+      ? timelineSql(positionals[0])
+      : sessionsSql({ user: values.user, since: values.since, source: values.source, limit });
+    const { columns, rows } = await queryLake(values.lake as string, sql);
+    if (positionals.length && rows.length === 0) {
+      io.err(`auditlake sessions: no events for session ${positionals[0]} in ${values.lake}\n`);
+      return EXIT.failed;
+    }
+    io.out(values.format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(columns, rows));
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { EVENT_FIELDS } from '../schema/index.js';
+import { compactedIndexKey, compactedIndexPrefix, parsePartKey } from './layout.js';
+import { type ParquetOptions, sqlString } from './parquet-convert.js';
+import type { Storage } from './storage.js';
+
+/**
+ * Compacted files and re-ingest. A compacted file (`part-c<id>-<n>.parquet`) holds the events of
+ * several inputs; its index (`_state/compacted/<same path>.json`) names them. When one of those inputs
+ * is ingested again, its fresh files are written as usual and its events are then removed from every
+ * compacted file of the partitions it wrote, so each event is still in the lake once.
+ */
+
+/** The index of one compacted file. */
+export interface CompactedIndex {
+  file: string;
+  rows: number;
+  /** Keys of the inputs whose events the file holds. */
+  input_keys: string[];
+}
+
+/** Reads a compacted file's index; null when it has none. */
+export async function readCompactedIndex(storage: Storage, partKey: string): Promise<CompactedIndex | null> {
+  const body = await storage.get(compactedIndexKey(partKey));
+  return body ? (JSON.parse(body.toString('utf8')) as CompactedIndex) : null;
+}
+
+/** Serializes an index. */
+export function indexBody(index: CompactedIndex): string {
+  return `${JSON.stringify({ ...index, input_keys: [...index.input_keys].sort() }, null, 2)}\n`;
+}
+
+/** A local path DuckDB can read for `key`: the file itself in a local lake, else a downloaded copy. */
+export async function localCopy(storage: Storage, key: string, dir: string): Promise<{ path: string; done: () => Promise<void> }> {
+  const local = storage.localPath(key);
+  if (local !== null) return { path: local, done: async () => {} };
+  const path = join(dir, `${randomUUID()}.parquet`);
+  if (!(await storage.download(key, path))) throw new Error(`${storage.url}: ${key} disappeared while it was being read`);
+  return { path, done: () => rm(path, { force: true }) };
+}
+
+/** DuckDB `read_parquet` of local files, columns in the declared order. */
+export function selectEvents(paths: string[]): string {
+  const columns = EVENT_FIELDS.map((f) => `"${f.name}"`).join(', ');
+  return `SELECT ${columns} FROM read_parquet([${paths.map(sqlString).join(', ')}], union_by_name = true)`;
+}
+
+/** `COPY ... TO` with the lake's Parquet options. */
+export function copyTo(select: string, path: string, options: ParquetOptions): string {
+  return `COPY (${select}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION ${options.compression}, ROW_GROUP_SIZE ${options.rowGroupSize})`;
+}
+
+/**
+ * Removes the events of a re-ingested input from the compacted files of the partitions it was just
+ * written to. `written` are the keys of the input's fresh files; the rows removed are exactly those
+ * whose `event_id` is in them (ids are deterministic, so they are the events of the earlier run).
+ * Each compacted file is replaced whole (or deleted when nothing is left), then its index updated.
+ * Killed halfway, the lake holds some events twice until the input is ingested again.
+ */
+export async function removeInputFromCompacted(
+  storage: Storage,
+  duck: DuckDBConnection,
+  stagingDir: string,
+  inputKey: string,
+  written: string[],
+  options: ParquetOptions,
+): Promise<number> {
+  const byPartition = new Map<string, string[]>();
+  for (const key of written) {
+    const name = parsePartKey(key);
+    if (name) byPartition.set(name.partition, [...(byPartition.get(name.partition) ?? []), key]);
+  }
+  let removed = 0;
+  for (const [partition, fresh] of byPartition) {
+    const indexes = (await storage.list(compactedIndexPrefix(partition))).filter((k) => k.endsWith('.json'));
+    for (const indexKey of indexes) {
+      const body = await storage.get(indexKey);
+      if (!body) continue;
+      const index = JSON.parse(body.toString('utf8')) as CompactedIndex;
+      if (!index.input_keys.includes(inputKey)) continue;
+      removed += await rewriteWithout(storage, duck, stagingDir, index, fresh, inputKey, options);
+    }
+  }
+  return removed;
+}
+
+async function rewriteWithout(
+  storage: Storage,
+  duck: DuckDBConnection,
+  stagingDir: string,
+  index: CompactedIndex,
+  fresh: string[],
+  inputKey: string,
+  options: ParquetOptions,
+): Promise<number> {
+  const copies = [await localCopy(storage, index.file, stagingDir)];
+  try {
+    for (const key of fresh) copies.push(await localCopy(storage, key, stagingDir));
+    const [compacted, ...freshPaths] = copies.map((c) => c.path);
+    const out = join(stagingDir, `${randomUUID()}.parquet`);
+    const select = `${selectEvents([compacted])} WHERE event_id NOT IN (SELECT event_id FROM read_parquet([${freshPaths.map(sqlString).join(', ')}]))`;
+    const rows = Number((await duck.run(copyTo(select, out, options))).rowsChanged);
+    const left = { ...index, rows, input_keys: index.input_keys.filter((k) => k !== inputKey) };
+    if (rows === index.rows) {
+      // None of its events were there after all: only the index was out of date.
+      await rm(out, { force: true });
+      await storage.putBytes(compactedIndexKey(index.file), indexBody(left));
+    } else if (rows === 0) {
+      await rm(out, { force: true });
+      await storage.delete(index.file);
+      await storage.delete(compactedIndexKey(index.file));
+    } else {
+      await storage.putFile(index.file, out);
+      await storage.putBytes(compactedIndexKey(index.file), indexBody(left));
+    }
+    return index.rows - rows;
+  } finally {
+    for (const c of copies) await c.done();
+  }
+}

@@ -1,0 +1,230 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type ServerSideEncryption,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { Storage, StoredObject } from './storage.js';
+
+/** A parsed `s3://bucket/prefix` URL; `prefix` is empty or ends with `/`. */
+export interface S3Location {
+  bucket: string;
+  prefix: string;
+}
+
+/** True for an `s3://` URL. */
+export function isS3Url(url: string): boolean {
+  return url.startsWith('s3://');
+}
+
+/** Parses `s3://bucket[/prefix]`; throws a one-line error on anything else. */
+export function parseS3Url(url: string): S3Location {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!m) throw new Error(`not an S3 URL: ${url} (expected s3://bucket/prefix)`);
+  const rest = (m[2] ?? '').replace(/^\/+/, '');
+  return { bucket: m[1], prefix: rest === '' || rest.endsWith('/') ? rest : `${rest}/` };
+}
+
+/** Retries per request: the SDK's standard mode backs off with jitter on throttling, 5xx and connection errors. */
+export const S3_MAX_ATTEMPTS = 5;
+
+/**
+ * An S3 client built the SDK's default way, so `AWS_REGION`, `AWS_ENDPOINT_URL_S3` (or
+ * `AWS_ENDPOINT_URL`), credentials and `AWS_REQUEST_CHECKSUM_CALCULATION` come from the environment.
+ * An IP-address endpoint gets path-style addressing from the SDK itself.
+ */
+export function s3Client(): S3Client {
+  const client = new S3Client({ maxAttempts: S3_MAX_ATTEMPTS });
+  // Outside the retry loop: a failure that survived every attempt names the call, the object and the attempts.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (e) {
+        const err = e as Error & { $metadata?: { attempts?: number } };
+        if (err instanceof Error && !isNotFound(err)) {
+          const input = args.input as { Bucket?: string; Key?: string; Prefix?: string };
+          const attempts = err.$metadata?.attempts ?? 1;
+          const operation = (context.commandName ?? 'S3 call').replace(/Command$/, '');
+          err.message = `${operation} s3://${input.Bucket ?? ''}/${input.Key ?? input.Prefix ?? ''}: ${err.message}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`;
+        }
+        throw e;
+      }
+    },
+    { step: 'initialize', name: 'describeFailures', override: true },
+  );
+  return client;
+}
+
+/** True when an SDK error means the object (or key) does not exist. */
+export function isNotFound(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+}
+
+/** How objects are written. */
+export interface S3StorageOptions {
+  /** Files at least this large are uploaded in parts (default 32 MiB). */
+  multipartThreshold: number;
+  /** Size of each uploaded part (default 16 MiB; S3's minimum is 5 MiB). */
+  partSize: number;
+  /** KMS key id or ARN: SSE-KMS instead of the default SSE-S3 (AES256). */
+  sseKmsKeyId?: string;
+}
+
+export const DEFAULT_S3_STORAGE: S3StorageOptions = { multipartThreshold: 32 * 1024 * 1024, partSize: 16 * 1024 * 1024 };
+
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+/**
+ * The lake in S3 under `s3://bucket/prefix`. Every write is one whole object, so readers see the old
+ * object or the new one: a single PutObject for small files, a multipart upload for large ones (aborted
+ * on any failure, so no partial object appears). Every write asks for server-side encryption.
+ */
+export class S3Storage implements Storage {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly options: S3StorageOptions;
+  private staging: Promise<string> | null = null;
+
+  constructor(
+    readonly url: string,
+    options: Partial<S3StorageOptions> = {},
+    readonly client: S3Client = s3Client(),
+  ) {
+    ({ bucket: this.bucket, prefix: this.prefix } = parseS3Url(url));
+    this.options = { ...DEFAULT_S3_STORAGE, ...options };
+    if (this.options.partSize < MIN_PART_SIZE) throw new Error(`S3 part size must be at least ${MIN_PART_SIZE} bytes`);
+  }
+
+  private objectKey(key: string): string {
+    if (key.startsWith('/') || key.split('/').includes('..')) throw new Error(`key escapes the lake: ${key}`);
+    return this.prefix + key;
+  }
+
+  /** The encryption headers every write carries. */
+  private encryption(): { ServerSideEncryption: ServerSideEncryption; SSEKMSKeyId?: string } {
+    return this.options.sseKmsKeyId
+      ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.options.sseKmsKeyId }
+      : { ServerSideEncryption: 'AES256' };
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    const { size } = await stat(localPath);
+    const file = await open(localPath, 'r');
+    try {
+      if (size < this.options.multipartThreshold) {
+        // Small enough to hold: a Buffer body has a known length and needs no chunked encoding.
+        const body = await file.readFile();
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ...this.encryption() }));
+      } else {
+        await this.putMultipart(this.objectKey(key), file, size);
+      }
+    } finally {
+      await file.close();
+    }
+    await rm(localPath, { force: true });
+  }
+
+  /** Uploads a file in parts read one at a time (memory: one part); aborts the upload on any failure. */
+  private async putMultipart(objectKey: string, file: import('node:fs/promises').FileHandle, size: number): Promise<void> {
+    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, ...this.encryption() }));
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new Error(`S3 returned no upload id for ${objectKey}`);
+    try {
+      const parts: CompletedPart[] = [];
+      const buffer = Buffer.alloc(this.options.partSize);
+      for (let offset = 0, n = 1; offset < size; offset += this.options.partSize, n++) {
+        const { bytesRead } = await file.read(buffer, 0, Math.min(this.options.partSize, size - offset), offset);
+        const part = await this.client.send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: objectKey,
+            UploadId: uploadId,
+            PartNumber: n,
+            Body: buffer.subarray(0, bytesRead),
+          }),
+        );
+        parts.push({ PartNumber: n, ETag: part.ETag });
+      }
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      );
+    } catch (e) {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId })).catch(() => {});
+      throw e;
+    }
+  }
+
+  async putBytes(key: string, body: Buffer | string): Promise<void> {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: bytes, ...this.encryption() }));
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async download(key: string, localPath: string): Promise<boolean> {
+    let body: Readable;
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      body = out.Body as Readable;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+    await pipeline(body, createWriteStream(localPath));
+    return true;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return (await this.listObjects(prefix)).map((o) => o.key);
+  }
+
+  async listObjects(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(prefix), ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+  }
+
+  localPath(): null {
+    return null;
+  }
+
+  /** A private temporary directory, made once per storage. */
+  stagingDir(): Promise<string> {
+    this.staging ??= mkdtemp(join(tmpdir(), 'auditlake-s3-'));
+    return this.staging;
+  }
+}

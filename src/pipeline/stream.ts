@@ -1,0 +1,99 @@
+import type { LakeWriter } from '../lake/lake-writer.js';
+import { type Batch, idKey, type Source } from '../schema/index.js';
+import type { BatchObserver } from './ingest.js';
+
+/**
+ * Writes a source that does not end (the proxy, a followed Kinesis stream) in units: batches are
+ * gathered until a unit holds `flushEvents` events or is `flushMs` old, then the unit is written as
+ * one input of the lake (its own files and manifest) and made durable before the next starts. Only
+ * then is its `position` committed, so a crash loses no acknowledged position and replays at most
+ * one unit, whose files are overwritten (the unit key derives from its first event id).
+ */
+
+/** A batch and, optionally, how far into the source it reaches (committed once durable). */
+export interface StreamItem<P> {
+  batch: Batch;
+  position?: P;
+}
+
+/** Options of {@link writeStream}. */
+export interface StreamOptions<P> {
+  source: Source;
+  /** Names the unit in manifests and quarantine lines, e.g. `proxy:<instance>`. */
+  name: string;
+  flushEvents: number;
+  flushMs: number;
+  observers: BatchObserver[];
+  /** Called after a unit is durable, with the last position it covers. */
+  commit?: (position: P) => Promise<void>;
+  /** Called after each unit with its counts. */
+  onUnit?: (unit: { name: string; events: number; quarantined: number; files: number }) => void;
+}
+
+/** Totals of a stream run. */
+export interface StreamTotals {
+  units: number;
+  records: number;
+  events: number;
+  quarantined: number;
+  alerts: number;
+}
+
+/** Consumes `items` until it ends, writing units to the lake. */
+export async function writeStream<P>(
+  items: AsyncIterable<StreamItem<P>>,
+  lake: LakeWriter,
+  options: StreamOptions<P>,
+): Promise<StreamTotals> {
+  const totals: StreamTotals = { units: 0, records: 0, events: 0, quarantined: 0, alerts: 0 };
+  const iterator = items[Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<StreamItem<P>>> | null = null;
+  let unit: Batch[] = [];
+  let unitEvents = 0;
+  let unitStarted = 0;
+  let position: P | undefined;
+
+  const flush = async () => {
+    if (unit.length === 0) return;
+    const first = unit.find((b) => b.events.length > 0)?.events[0]?.event_id ?? unit[0].rejected[0]?.source_ref ?? String(unitStarted);
+    const name = `${options.name}#${first}`;
+    const writer = lake.input(options.source, idKey(options.source, first), name);
+    try {
+      for (const batch of unit) await writer.write(batch);
+      const manifest = await writer.finish();
+      totals.units++;
+      options.onUnit?.({ name, events: manifest.events, quarantined: manifest.quarantined, files: manifest.files.length });
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    if (position !== undefined && options.commit) await options.commit(position);
+    unit = [];
+    unitEvents = 0;
+  };
+
+  for (;;) {
+    pending ??= iterator.next();
+    const wait = unit.length === 0 ? null : Math.max(0, unitStarted + options.flushMs - Date.now());
+    const next =
+      wait === null ? await pending : await Promise.race([pending, new Promise<'tick'>((r) => setTimeout(r, wait, 'tick').unref())]);
+    if (next === 'tick') {
+      await flush();
+      continue;
+    }
+    pending = null;
+    if (next.done) break;
+    const { batch } = next.value;
+    if (next.value.position !== undefined) position = next.value.position;
+    if (unit.length === 0) unitStarted = Date.now();
+    totals.records += batch.records;
+    totals.events += batch.events.length;
+    totals.quarantined += batch.rejected.length;
+    for (const observe of options.observers) totals.alerts += await observe(batch);
+    unit.push(batch);
+    unitEvents += batch.events.length;
+    if (unitEvents >= options.flushEvents || Date.now() - unitStarted >= options.flushMs) await flush();
+  }
+  await flush();
+  return totals;
+}
