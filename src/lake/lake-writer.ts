@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type Batch, nowMicros, type Rejected, type Source, utcDate } from '../schema/index.js';
+import { type Batch, EVENT_FIELDS, type FieldSpec, nowMicros, type Rejected, type Source, utcDate } from '../schema/index.js';
 import { removeInputFromCompacted } from './compacted-files.js';
 import { recoverCompactions } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
@@ -79,10 +79,10 @@ export class LakeWriter {
   }
 
   /** Converts a staged file to Parquet and stores it; checks the row count DuckDB reports. */
-  async storeStaged(staged: StagedFile, key: string): Promise<WrittenFile> {
+  async storeStaged(staged: StagedFile, key: string, fields: readonly FieldSpec[] = EVENT_FIELDS): Promise<WrittenFile> {
     const parquet = join(this.stagingDir, `${key.replaceAll('/', '_')}.parquet`);
     try {
-      const rows = await convertStagedCsv(this.duck, staged.path, parquet, this.options.parquet);
+      const rows = await convertStagedCsv(this.duck, staged.path, parquet, this.options.parquet, fields);
       if (rows !== staged.rows) throw new Error(`Parquet conversion of ${key} wrote ${rows} rows, ${staged.rows} were staged`);
       await this.storage.putFile(key, parquet);
       return { key, rows };

@@ -13,8 +13,8 @@ export interface IngestOptions {
   /** `auto`, or a format a collector reads. */
   format: string;
   batchSize: number;
-  /** Options passed to collectors (e.g. the DAS resource id). */
-  collectorOptions: Record<string, unknown>;
+  /** Options for collectors, by collector kind (e.g. `{ das: { resourceId } }`); each validates its own. */
+  collectorOptions: Record<string, Record<string, unknown>>;
   observers: BatchObserver[];
   /** Called as inputs are read, for progress display. */
   onProgress?: (input: OpenedInput, stats: InputStats) => void;
@@ -61,10 +61,16 @@ export async function ingestInput(
   }
   stats.format = picked.format;
   const writer = lake.input(sourceOf(picked.collector), input.key, input.name);
-  const ctx: CollectorContext = { ingestTime: nowMicros(), batchSize: options.batchSize, options: options.collectorOptions };
+  const ctx: CollectorContext = {
+    ingestTime: nowMicros(),
+    batchSize: options.batchSize,
+    options: options.collectorOptions[picked.collector.kind] ?? {},
+  };
+  // Counted per input and added to the run's only once the input is durable.
+  const counted: Record<string, Record<string, number>> = {};
   try {
     for await (const batch of picked.collector.collect(input, picked.format, ctx)) {
-      countBatch(stats, batch, bySource);
+      countBatch(stats, batch, counted);
       for (const observe of options.observers) alerts += await observe(batch);
       await writer.write(batch);
       options.onProgress?.(input, stats);
@@ -77,14 +83,22 @@ export async function ingestInput(
         skipped: {},
         records: 1,
       };
-      countBatch(stats, tail, bySource);
+      countBatch(stats, tail, counted);
       await writer.write(tail);
     }
     const manifest = await writer.finish();
     stats.files = manifest.files.length;
   } catch (e) {
+    // Nothing of this input reaches the lake; the run goes on with the next one and exits non-zero.
     await writer.abort();
-    throw e;
+    const failed = newInputStats(input.name);
+    failed.format = picked.format;
+    failed.error = (e as Error).message;
+    return { stats: failed, alerts };
+  }
+  for (const [source, classes] of Object.entries(counted)) {
+    bySource[source] ??= {};
+    for (const [c, n] of Object.entries(classes)) bySource[source][c] = (bySource[source][c] ?? 0) + n;
   }
   return { stats, alerts };
 }

@@ -24,8 +24,12 @@ export interface StreamOptions<P> {
   flushEvents: number;
   flushMs: number;
   observers: BatchObserver[];
-  /** Called after a unit is durable, with the last position it covers. */
+  /** Called after a unit is durable, with the position it reaches. */
   commit?: (position: P) => Promise<void>;
+  /** Combines the positions of a unit's batches (e.g. per-shard maps); default: the last one wins. */
+  mergePosition?: (earlier: P, later: P) => P;
+  /** Called after each unit is durable, with its key (e.g. to write the alerts it raised). */
+  afterUnit?: (unitKey: string) => Promise<void>;
   /** Called after each unit with its counts. */
   onUnit?: (unit: { name: string; events: number; quarantined: number; files: number }) => void;
 }
@@ -57,7 +61,8 @@ export async function writeStream<P>(
     if (unit.length === 0) return;
     const first = unit.find((b) => b.events.length > 0)?.events[0]?.event_id ?? unit[0].rejected[0]?.source_ref ?? String(unitStarted);
     const name = `${options.name}#${first}`;
-    const writer = lake.input(options.source, idKey(options.source, first), name);
+    const unitKey = idKey(options.source, first);
+    const writer = lake.input(options.source, unitKey, name);
     try {
       for (const batch of unit) await writer.write(batch);
       const manifest = await writer.finish();
@@ -67,7 +72,9 @@ export async function writeStream<P>(
       await writer.abort();
       throw e;
     }
+    await options.afterUnit?.(unitKey);
     if (position !== undefined && options.commit) await options.commit(position);
+    position = undefined;
     unit = [];
     unitEvents = 0;
   };
@@ -84,7 +91,9 @@ export async function writeStream<P>(
     pending = null;
     if (next.done) break;
     const { batch } = next.value;
-    if (next.value.position !== undefined) position = next.value.position;
+    const reached = next.value.position;
+    if (reached !== undefined)
+      position = position !== undefined && options.mergePosition ? options.mergePosition(position, reached) : reached;
     if (unit.length === 0) unitStarted = Date.now();
     totals.records += batch.records;
     totals.events += batch.events.length;

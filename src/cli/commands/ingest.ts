@@ -7,11 +7,16 @@ import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
+import { idKey } from '../../schema/index.js';
 import { type Command, EXIT, type Io, UsageError } from '../command.js';
+import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
+import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { progressReporter } from '../progress.js';
+import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
+       auditlake ingest --kinesis-stream <name> --out <dir|s3://bucket/prefix> [--from trim-horizon|latest] [--follow] [options]
 
 Reads PostgreSQL audit records and writes them to the lake as partitioned Parquet:
   <out>/events/source=<source>/event_date=<YYYY-MM-DD>/part-<input>-<n>.parquet
@@ -31,8 +36,20 @@ Options:
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
   -h, --help           show this help
 
+A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESIS honoured):
+  --kinesis-stream <name>  read every shard of this stream (aws-rds-das-<resource id>); per-shard
+                           checkpoints are kept in <out>/_state/kinesis/ and a later run resumes there
+  --from <position>        trim-horizon (default) or latest, for shards with no checkpoint
+  --follow                 keep reading new records until SIGINT/SIGTERM (default: stop when caught up)
+  --flush-events <n>       write a lake unit every n events (default 50000) ...
+  --flush-seconds <s>      ... or every s seconds (default 60), then commit its checkpoints
+
+${DAS_HELP}
+
+${RULES_HELP}
+
 Exit status: 0 when the run completed (even with quarantined records), 1 when an input could
-not be opened or its format was not recognized, 2 for a usage error.
+not be opened or read (its format not recognized, KMS unreachable, ...), 2 for a usage error.
 `;
 
 /** Files under the given paths (folders read recursively, hidden entries skipped), in sorted order. */
@@ -83,6 +100,21 @@ export function formatSummary(s: RunSummary, out: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+function positiveNumber(value: string | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${option} ${value}: expected a positive number`);
+  return n;
+}
+
+/** The human summary of a stream run. */
+function formatStreamSummary(r: Record<string, unknown>, out: string): string {
+  return `read Kinesis stream ${r.stream}: ${r.records} records, ${r.events} events written in ${r.units} units under ${out}
+  quarantined: ${r.quarantined}; alerts: ${r.alerts}; KMS calls: ${r.kms_calls}
+  checkpoints: ${JSON.stringify(r.checkpoints)}
+`;
+}
+
 /** `auditlake ingest`. */
 export const ingestCommand: Command = {
   name: 'ingest',
@@ -99,9 +131,25 @@ export const ingestCommand: Command = {
         'roll-mb': { type: 'string' },
         compression: { type: 'string', default: 'zstd' },
         'sse-kms-key': { type: 'string' },
+        'kinesis-stream': { type: 'string' },
+        from: { type: 'string', default: 'trim-horizon' },
+        follow: { type: 'boolean', default: false },
+        'flush-events': { type: 'string' },
+        'flush-seconds': { type: 'string' },
+        ...DAS_OPTIONS,
+        ...RULES_OPTIONS,
       },
     });
-    if (positionals.length === 0) throw new UsageError('no input paths given');
+    const stream = values['kinesis-stream'];
+    if (stream && positionals.length > 0) throw new UsageError('give either input paths or --kinesis-stream, not both');
+    if (!stream && positionals.length === 0) throw new UsageError('no input paths given');
+    if (!stream && (values.follow || values['flush-events'] || values['flush-seconds']))
+      throw new UsageError('--follow and --flush-* go with --kinesis-stream');
+    const from = values.from as string;
+    if (from !== 'trim-horizon' && from !== 'latest') throw new UsageError(`--from ${from}: expected trim-horizon or latest`);
+    const flushEvents = positiveNumber(values['flush-events'], 50_000, '--flush-events');
+    const flushSeconds = positiveNumber(values['flush-seconds'], 60, '--flush-seconds');
+    const dasOptions = dasOptionsFrom(values);
     const format = values.format as string;
     if (!knownFormats().includes(format)) throw new UsageError(`--format ${format}: expected one of ${knownFormats().join(', ')}`);
     const compression = values.compression as string;
@@ -121,22 +169,39 @@ export const ingestCommand: Command = {
       rollBytes: rollMb * 1024 * 1024,
       parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },
     });
-    const progress = io.tty && !values.json ? progressReporter(io) : undefined;
-    const local = positionals.filter((p) => !isS3Url(p));
-    const summary = await ingestFiles(
-      await expandPaths(local),
-      lake,
-      {
-        format,
-        batchSize: DEFAULT_BATCH_SIZE,
-        collectorOptions: {},
-        observers: [],
-        onProgress: progress?.update,
-      },
-      s3Inputs.map((url) => s3InputSet(url)),
-    );
-    progress?.done();
-    io.out(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
-    return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
+    const rules = await rulesStageFrom(values);
+    try {
+      if (stream) {
+        const result = await ingestKinesis(
+          { stream, from, follow: values.follow as boolean, dasOptions, rules, flushEvents, flushMs: flushSeconds * 1000 },
+          lake,
+          storage,
+          io,
+        );
+        io.out(values.json ? `${JSON.stringify(result)}\n` : `${formatStreamSummary(result, storage.url)}`);
+        return EXIT.ok;
+      }
+      const progress = io.tty && !values.json ? progressReporter(io) : undefined;
+      const local = positionals.filter((p) => !isS3Url(p));
+      const runKey = idKey('run', ...[...positionals].sort());
+      const summary = await ingestFiles(
+        await expandPaths(local),
+        lake,
+        {
+          format,
+          batchSize: DEFAULT_BATCH_SIZE,
+          collectorOptions: { das: dasOptions },
+          observers: rules ? [rules.observe] : [],
+          onProgress: progress?.update,
+          onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
+        },
+        s3Inputs.map((url) => s3InputSet(url)),
+      );
+      progress?.done();
+      io.out(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
+      return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
+    } finally {
+      lake.connection.closeSync();
+    }
   },
 };

@@ -1,14 +1,15 @@
 import { parseArgs } from 'node:util';
 import { openDuckDb } from '../../lake/duckdb.js';
-import { createEventsView } from '../../lake/query.js';
+import { createEventsView, createLakeView } from '../../lake/query.js';
+import { ALERT_FIELDS, ALERT_PARTITION_KEYS } from '../../rules/index.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { formatCsv, formatTable } from '../format-table.js';
 import { openStorage } from '../lake-options.js';
 
 const HELP = `Usage: auditlake query --lake <dir> [--format table|json|csv] "<SQL>"
 
-Runs SQL with DuckDB over the lake. The view audit_events has the same name and columns as
-the Athena table (schemas/athena/audit_events.sql), so one SQL text runs in both.
+Runs SQL with DuckDB over the lake. The views audit_events and audit_alerts have the same names
+and columns as the Athena tables (schemas/athena/), so one SQL text runs in both.
 Partition columns source and event_date are text ('2024-05-01'); filter on them to read less.
 
 Options:
@@ -27,6 +28,7 @@ export async function queryLake(lake: string, sql: string): Promise<{ columns: s
   const connection = await openDuckDb({ memoryLimit: '1GB', threads: 2 });
   try {
     await createEventsView(connection, storage);
+    await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS);
     const reader = await connection.runAndReadAll(sql);
     return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
   } finally {

@@ -1,0 +1,58 @@
+import { createRulesStage, type RulesStage } from '../pipeline/rules-stage.js';
+import {
+  type AlertSink,
+  createJsonlSink,
+  createSnsSink,
+  createWebhookSink,
+  loadParamsFile,
+  loadRules,
+  RuleLoadError,
+} from '../rules/index.js';
+import { UsageError } from './command.js';
+
+/** The `--rules` family of options, shared by `ingest` (files and streams). */
+export const RULES_OPTIONS = {
+  rules: { type: 'string' },
+  'rules-params': { type: 'string' },
+  lateness: { type: 'string' },
+  'alerts-jsonl': { type: 'string' },
+  'sns-topic': { type: 'string' },
+  webhook: { type: 'string' },
+} as const;
+
+/** Help lines of {@link RULES_OPTIONS}. */
+export const RULES_HELP = `Alert rules (evaluated on every event as it passes; alerts go to <out>/alerts/ and audit_alerts):
+  --rules <dir|file>       YAML rules to run, e.g. rules (the built-in pack in a checkout)
+  --rules-params <file>    parameter overrides: params: {<rule id>: {<param>: value}}
+  --lateness <duration>    out-of-order event time tolerated by windowed rules (default 1m)
+  --alerts-jsonl <file|->  also write alerts as JSON lines to a file or stdout (-)
+  --sns-topic <arn>        also publish alerts to an SNS topic (AWS_REGION, AWS_ENDPOINT_URL_SNS honoured)
+  --webhook <url>          also post alerts to a Slack-compatible webhook (retried with backoff)`;
+
+type RulesValues = { [K in keyof typeof RULES_OPTIONS]?: string };
+
+/** Builds the rules stage the options ask for, or null without `--rules`. Bad rules are a usage error. */
+export async function rulesStageFrom(values: RulesValues): Promise<RulesStage | null> {
+  const sinkOptions = values['alerts-jsonl'] ?? values['sns-topic'] ?? values.webhook;
+  if (!values.rules) {
+    if (sinkOptions || values['rules-params'] || values.lateness) throw new UsageError('alert options need --rules <dir>');
+    return null;
+  }
+  let rules: Awaited<ReturnType<typeof loadRules>>;
+  try {
+    const params = values['rules-params'] ? await loadParamsFile(values['rules-params']) : undefined;
+    rules = await loadRules(values.rules, { params });
+  } catch (e) {
+    if (e instanceof RuleLoadError) throw new UsageError(e.message);
+    throw new UsageError(`--rules ${values.rules}: ${(e as Error).message}`);
+  }
+  const sinks: AlertSink[] = [];
+  if (values['alerts-jsonl']) sinks.push(createJsonlSink({ path: values['alerts-jsonl'] }));
+  if (values['sns-topic']) sinks.push(createSnsSink({ topicArn: values['sns-topic'] }));
+  if (values.webhook) sinks.push(createWebhookSink({ url: values.webhook }));
+  try {
+    return createRulesStage(rules, { lateness: values.lateness, sinks });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

@@ -1,0 +1,35 @@
+import type { FieldSpec } from '../schema/index.js';
+import type { LakeWriter, WrittenFile } from './lake-writer.js';
+import { eventDate } from './layout.js';
+import { StagedFile } from './staged-file.js';
+import { rowEncoderFor } from './staging-row.js';
+
+/**
+ * Writes rows of another declared table (the alerts) into the lake with the same staging and
+ * Parquet conversion as events: one file per `event_date` partition, named by the caller's key so
+ * that writing the same rows again replaces the file. For small tables written once per run.
+ */
+export async function writeTable<Row extends object>(
+  lake: LakeWriter,
+  fields: readonly FieldSpec[],
+  rows: readonly Row[],
+  timeOf: (row: Row) => number,
+  keyFor: (date: string) => string,
+): Promise<WrittenFile[]> {
+  const encode = rowEncoderFor(fields);
+  const byDate = new Map<string, Row[]>();
+  for (const row of rows) {
+    const date = eventDate(timeOf(row));
+    const list = byDate.get(date) ?? [];
+    list.push(row);
+    byDate.set(date, list);
+  }
+  const written: WrittenFile[] = [];
+  for (const [date, list] of [...byDate].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const staged = await StagedFile.create(lake.staging, '.csv');
+    for (const row of list) if (staged.add(encode(row))) await staged.drain();
+    await staged.close();
+    written.push(await lake.storeStaged(staged, keyFor(date), fields));
+  }
+  return written;
+}
