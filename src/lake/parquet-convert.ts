@@ -33,9 +33,24 @@ function stagedColumn(field: FieldSpec): { staged: string; select: string } {
 /** The fields of a Parquet file as staged: the event's, or another declared set (alerts). */
 export type FieldList = readonly FieldSpec[];
 
+/** A query reading a staged CSV file (see `staging-row.ts`) as rows of the stored types. */
+export function stagedSelect(stagedPath: string, fields: FieldList = EVENT_FIELDS): string {
+  const columns = fields.map((f) => ({ name: f.name, ...stagedColumn(f) }));
+  const columnTypes = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.staged)}`).join(', ');
+  return `SELECT ${columns.map((c) => c.select).join(', ')}
+    FROM read_csv(${sqlString(stagedPath)}, header = false, delim = ',', quote = '"', escape = '"',
+      allow_quoted_nulls = false, strict_mode = true, auto_detect = false, max_line_size = 8388608, buffer_size = 33554432,
+      columns = {${columnTypes}})`;
+}
+
+/** The `COPY ... TO` options of every Parquet file the lake writes. */
+export function parquetCopyOptions(options: ParquetOptions = DEFAULT_PARQUET): string {
+  return `(FORMAT parquet, COMPRESSION ${options.compression}, ROW_GROUP_SIZE ${options.rowGroupSize})`;
+}
+
 /**
- * Converts a staged CSV file (see `staging-row.ts`) into a Parquet file with DuckDB, and returns the
- * number of rows written, so the caller can check it against the rows it staged.
+ * Converts a staged CSV file into a Parquet file with DuckDB, and returns the number of rows
+ * written, so the caller can check it against the rows it staged.
  */
 export async function convertStagedCsv(
   connection: DuckDBConnection,
@@ -44,14 +59,8 @@ export async function convertStagedCsv(
   options: ParquetOptions = DEFAULT_PARQUET,
   fields: FieldList = EVENT_FIELDS,
 ): Promise<number> {
-  const columns = fields.map((f) => ({ name: f.name, ...stagedColumn(f) }));
-  const columnTypes = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.staged)}`).join(', ');
-  const sql = `COPY (
-    SELECT ${columns.map((c) => c.select).join(', ')}
-    FROM read_csv(${sqlString(stagedPath)}, header = false, delim = ',', quote = '"', escape = '"',
-      allow_quoted_nulls = false, strict_mode = true, auto_detect = false, max_line_size = 8388608, buffer_size = 33554432,
-      columns = {${columnTypes}})
-  ) TO ${sqlString(parquetPath)} (FORMAT parquet, COMPRESSION ${options.compression}, ROW_GROUP_SIZE ${options.rowGroupSize})`;
-  const result = await connection.run(sql);
+  const result = await connection.run(
+    `COPY (${stagedSelect(stagedPath, fields)}) TO ${sqlString(parquetPath)} ${parquetCopyOptions(options)}`,
+  );
   return Number(result.rowsChanged);
 }

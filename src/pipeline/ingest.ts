@@ -22,7 +22,9 @@ export interface IngestOptions {
   onEnd?: () => Promise<number> | number;
 }
 
-export const DEFAULT_BATCH_SIZE = 8192;
+// Thousands of events cross each stage boundary; a few thousand, not more, so a batch dies young in the
+// garbage collector instead of being promoted (measured: 8192 cost ~20% more time than 2048).
+export const DEFAULT_BATCH_SIZE = 2048;
 
 function pickCollector(input: OpenedInput, format: string): { collector: Collector; format: string } | string {
   if (format !== 'auto') {

@@ -27,21 +27,21 @@ export function parseCsvRecord(buf: string, pos: number, final: boolean): Parse 
   let nl = buf.indexOf('\n', pos);
   for (;;) {
     if (buf.charCodeAt(pos) === QUOTE) {
-      let p = pos + 1;
-      let value = '';
+      // Find the closing quote, stepping over doubled ones, then slice once: building the value
+      // piece by piece makes a tree of small strings per field, and csvlog's nested quoting (three
+      // layers for pgAudit parameters) has many doubled quotes.
+      let q = buf.indexOf('"', pos + 1);
+      let doubled = false;
       for (;;) {
-        const q = buf.indexOf('"', p);
         if (q === -1) return final ? { error: 'unterminated quoted field' } : { incomplete: true };
         if (q + 1 >= buf.length && !final) return { incomplete: true };
-        if (buf.charCodeAt(q + 1) === QUOTE) {
-          value += buf.slice(p, q + 1);
-          p = q + 2;
-          continue;
-        }
-        value += buf.slice(p, q);
-        p = q + 1;
-        break;
+        if (buf.charCodeAt(q + 1) !== QUOTE) break;
+        doubled = true;
+        q = buf.indexOf('"', q + 2);
       }
+      const raw = buf.slice(pos + 1, q);
+      const value = doubled ? raw.replaceAll('""', '"') : raw;
+      const p = q + 1;
       fields.push(value);
       const c = buf.charCodeAt(p);
       if (c === COMMA) {
