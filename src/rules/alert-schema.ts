@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ATHENA_TYPES } from '../schema/athena.js';
 import { DUCKDB_TYPES } from '../schema/columns.js';
-import type { FieldSpec, FieldType } from '../schema/fields.js';
+import type { FieldSpec, RecordOf } from '../schema/fields.js';
+import { strictObjectOf } from '../schema/validate.js';
 import { SEVERITIES } from './rule-schema.js';
 
 /**
@@ -59,45 +60,11 @@ export const ALERT_PARTITION_KEYS = [
   { name: 'event_date', type: 'string', nullable: false, description: 'UTC date of alert_time, YYYY-MM-DD.' },
 ] as const satisfies readonly FieldSpec[];
 
-interface TsTypes {
-  string: string;
-  int: number;
-  bigint: number;
-  double: number;
-  boolean: boolean;
-  timestamp: number;
-  string_list: string[];
-}
-
 /** An alert as it moves between stages; timestamps are integer microseconds since the epoch. */
-export type Alert = { -readonly [F in (typeof ALERT_FIELDS)[number] as F['name']]: TsTypes[F['type']] };
-
-/** Microseconds since the epoch of 10000-01-01: timestamps lie within years 1970..9999. */
-const MAX_MICROS = 253402300800 * 1000000;
-
-function zodOf(type: FieldType): z.ZodType {
-  switch (type) {
-    case 'string':
-      return z.string();
-    case 'int':
-    case 'bigint':
-      return z.number().int();
-    case 'double':
-      return z.number();
-    case 'boolean':
-      return z.boolean();
-    case 'timestamp':
-      return z.number().int().min(0).max(MAX_MICROS);
-    case 'string_list':
-      return z.array(z.string());
-  }
-}
-
-const shape: Record<string, z.ZodType> = {};
-for (const f of ALERT_FIELDS as readonly FieldSpec[]) shape[f.name] = f.enum ? z.enum(f.enum as [string, ...string[]]) : zodOf(f.type);
+export type Alert = RecordOf<typeof ALERT_FIELDS>;
 
 /** Strict validator of an {@link Alert}, derived from {@link ALERT_FIELDS}. */
-export const alertSchema = z.strictObject(shape);
+export const alertSchema = strictObjectOf(ALERT_FIELDS);
 
 /** Checks an alert; returns a readable message or null when it is valid. */
 export function checkAlert(alert: unknown): string | null {

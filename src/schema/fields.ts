@@ -149,7 +149,7 @@ export const PARTITION_KEYS = [
 ] as const satisfies readonly FieldSpec[];
 
 /** The TypeScript value of each logical type. Timestamps are integer microseconds since the epoch (UTC). */
-interface TsTypes {
+export interface TsTypes {
   string: string;
   int: number;
   bigint: number;
@@ -159,10 +159,14 @@ interface TsTypes {
   string_list: string[];
 }
 
-type FieldValue<F extends FieldSpec> = F['nullable'] extends true ? TsTypes[F['type']] | null : TsTypes[F['type']];
+/** The TypeScript value of one field, null included when the field is nullable. */
+export type FieldValue<F extends FieldSpec> = F['nullable'] extends true ? TsTypes[F['type']] | null : TsTypes[F['type']];
+
+/** The record type of a declared field list (events, alerts). */
+export type RecordOf<Fields extends readonly FieldSpec[]> = { -readonly [F in Fields[number] as F['name']]: FieldValue<F> };
 
 /** An event as it moves between stages: every stored column, plus its `source` partition key. */
-export type AuditEvent = { [F in (typeof EVENT_FIELDS)[number] as F['name']]: FieldValue<F> } & { source: Source };
+export type AuditEvent = RecordOf<typeof EVENT_FIELDS> & { source: Source };
 
 /** Names of the stored columns. */
 export type EventFieldName = (typeof EVENT_FIELDS)[number]['name'];

@@ -22,17 +22,21 @@ function zodOf(type: FieldType): z.ZodType {
   }
 }
 
-function zodField(field: FieldSpec): z.ZodType {
+/** The zod type of one declared field, nullability and closed value sets included. */
+export function zodField(field: FieldSpec): z.ZodType {
   const base = field.enum ? z.enum(field.enum as [string, ...string[]]) : zodOf(field.type);
   return field.nullable ? base.nullable() : base;
 }
 
-const shape: Record<string, z.ZodType> = {};
-for (const field of EVENT_FIELDS) shape[field.name] = zodField(field);
-shape.source = zodField(PARTITION_KEYS[0]);
+/** A strict validator (unknown keys fail) of records with the given declared fields. */
+export function strictObjectOf(fields: readonly FieldSpec[]) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const field of fields) shape[field.name] = zodField(field);
+  return z.strictObject(shape);
+}
 
 /** Strict validator of an {@link AuditEvent}: unknown keys fail. Derived from `EVENT_FIELDS`. */
-export const auditEventSchema = z.strictObject(shape);
+export const auditEventSchema = strictObjectOf([...EVENT_FIELDS, PARTITION_KEYS[0]]);
 
 /** Checks an event against schema v1; returns a readable message or null when it is valid. */
 export function checkEvent(event: unknown): string | null {
