@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# auditlake worker image for ECS (Fargate): the recording proxy, or a long-running Kinesis consumer.
+#
+#   docker build -t auditlake .
+#   docker run --rm -p 6432:6432 auditlake proxy --listen 0.0.0.0:6432 --upstream db.example.internal:5432 --out s3://bucket/auditlake
+#   docker run --rm auditlake ingest --kinesis-stream aws-rds-das-cluster-ABC123 --follow --out s3://bucket/auditlake
+#
+# Everything after the image name is an auditlake command line (ENTRYPOINT is the CLI); the ECS task
+# definition sets it. Settings read from the environment:
+#   AWS_REGION, AWS_ENDPOINT_URL_<SERVICE>   AWS SDK region and endpoints (the task role supplies credentials)
+#   AUDITLAKE_HEALTH_PORT                    port HEALTHCHECK connects to (default 6432; "off" for non-listening commands)
+#   NODE_OPTIONS                             e.g. --max-old-space-size=1536 to match the task's memory
+# DuckDB ships a glibc-only native library: Debian slim, not Alpine.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:22-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    AUDITLAKE_HEALTH_PORT=6432
+WORKDIR /app
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --chown=node:node package.json ./
+COPY --chown=node:node bin ./bin
+COPY --chown=node:node src ./src
+COPY --chown=node:node rules ./rules
+COPY --chown=node:node schemas ./schemas
+USER node
+EXPOSE 6432
+# The proxy and the Kinesis consumer drain and flush on SIGTERM (proxy sessions get 10 s), well within
+# the 30 s ECS stop timeout the task definition sets.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "const p=process.env.AUDITLAKE_HEALTH_PORT||'6432';if(p==='off')process.exit(0);require('node:net').connect(Number(p),'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))"]
+ENTRYPOINT ["node", "bin/auditlake.js"]
+CMD ["proxy", "--listen", "0.0.0.0:6432", "--upstream", "postgres:5432", "--out", "/home/node/lake"]

@@ -1,0 +1,99 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { LakeCatalog } from './catalog.js';
+import { type DasSource, IngestFunctions } from './ingest-functions.js';
+import { LakeBucket } from './lake-bucket.js';
+import { ProxyService, type ProxyServiceProps } from './proxy-service.js';
+
+/** Everything one deployment is configured with. */
+export interface AuditlakeStackProps extends StackProps {
+  lakeBucketName?: string;
+  lakePrefix: string;
+  noncurrentVersionDays: number;
+  tieringAfterDays?: number;
+  /** Folder with one folder per bundled handler (`dist/lambda`). */
+  lambdaCodeRoot: string;
+  das?: DasSource;
+  logGroups: string[];
+  logsBucket?: { name: string; prefix: string };
+  proxy?: Omit<ProxyServiceProps, 'vpc' | 'lake'> & { vpcId?: string };
+  databaseName: string;
+  workGroupName: string;
+  privilegedUsers: string[];
+  bytesScannedCutoffPerQuery: number;
+}
+
+/**
+ * auditlake in one account: the lake bucket, the Glue tables and Athena workgroup over it, the alerts
+ * topic, the ingest Lambdas for whatever sources are configured, and the recording proxy on ECS.
+ */
+export class AuditlakeStack extends Stack {
+  readonly lake: LakeBucket;
+  readonly alerts: sns.Topic;
+  readonly ingest: IngestFunctions;
+  readonly proxy?: ProxyService;
+
+  constructor(scope: Construct, id: string, props: AuditlakeStackProps) {
+    super(scope, id, props);
+    this.lake = new LakeBucket(this, 'Lake', {
+      bucketName: props.lakeBucketName,
+      prefix: props.lakePrefix,
+      noncurrentVersionDays: props.noncurrentVersionDays,
+      tieringAfterDays: props.tieringAfterDays,
+    });
+    new LakeCatalog(this, 'Catalog', {
+      lake: this.lake,
+      databaseName: props.databaseName,
+      workGroupName: props.workGroupName,
+      privilegedUsers: props.privilegedUsers,
+      bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery,
+    });
+    // Encrypted with SNS's AWS-managed key: publishers in the account need no key permissions of their own.
+    this.alerts = new sns.Topic(this, 'Alerts', {
+      displayName: 'auditlake alerts',
+      masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+    this.ingest = new IngestFunctions(this, 'Ingest', {
+      lake: this.lake,
+      alerts: this.alerts,
+      codeRoot: props.lambdaCodeRoot,
+      das: props.das,
+      logGroups: props.logGroups,
+      logsBucket: props.logsBucket,
+    });
+    if (props.proxy) {
+      const { vpcId, ...proxy } = props.proxy;
+      const vpc = vpcId
+        ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId })
+        : new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 1, restrictDefaultSecurityGroup: true });
+      this.proxy = new ProxyService(this, 'Proxy', {
+        ...proxy,
+        vpc,
+        lake: this.lake,
+        clientCidrs: proxy.clientCidrs.length > 0 ? proxy.clientCidrs : [vpc.vpcCidrBlock],
+      });
+      new CfnOutput(this, 'ProxyEndpoint', {
+        value: this.proxy.loadBalancer.loadBalancerDnsName,
+        description: 'Point clients here (port 5432)',
+      });
+    }
+    new CfnOutput(this, 'LakeUrl', { value: this.lake.url });
+    new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topicArn });
+  }
+}
+
+/** Defaults of the optional settings. */
+export const STACK_DEFAULTS = {
+  lakePrefix: 'auditlake',
+  noncurrentVersionDays: 30,
+  databaseName: 'auditlake',
+  workGroupName: 'auditlake',
+  privilegedUsers: ['postgres', 'rdsadmin'],
+  bytesScannedCutoffPerQuery: 10_000_000_000,
+  dasBatchSize: 500,
+  dasBatchingWindow: Duration.seconds(10),
+} as const;

@@ -1,0 +1,102 @@
+import { fileURLToPath } from 'node:url';
+import { Duration } from 'aws-cdk-lib';
+import { z } from 'zod';
+import { type AuditlakeStackProps, STACK_DEFAULTS } from './auditlake-stack.js';
+
+/** The repository root (the Docker build context) and the bundled handlers, wherever `cdk` runs from. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const LAMBDA_CODE_ROOT = fileURLToPath(new URL('../../dist/lambda', import.meta.url));
+
+const list = z
+  .string()
+  .optional()
+  .transform((s) =>
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+const arn = (service: string) => z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `expected a ${service} ARN`);
+
+/** Deployment settings as `cdk deploy -c key=value` gives them (all text), validated strictly. */
+export const contextSchema = z
+  .strictObject({
+    lakeBucketName: z.string().optional().describe('Name of the lake bucket (default: generated).'),
+    lakePrefix: z.string().default(STACK_DEFAULTS.lakePrefix).describe('Lake root inside the bucket.'),
+    tieringAfterDays: z.coerce.number().int().positive().optional().describe('Move event files to Intelligent-Tiering after n days.'),
+    dasStreamArn: arn('kinesis').optional().describe('ARN of the DAS stream aws-rds-das-<resource id>.'),
+    dasResourceId: z
+      .string()
+      .regex(/^(cluster|db)-[A-Za-z0-9]+$/, 'a resource id looks like cluster-ABC123 (not the cluster name)')
+      .optional()
+      .describe('DbClusterResourceId (or DbiResourceId) the DAS data keys are bound to.'),
+    dasKmsKeyArn: arn('kms').optional().describe('KMS key the activity stream was started with.'),
+    dasExcludeUsers: list.describe('Users whose DAS events are dropped, comma-separated (e.g. rdsadmin).'),
+    parallelizationFactor: z.coerce.number().int().min(1).max(10).default(1).describe('Concurrent Lambda batches per shard.'),
+    logGroups: list.describe('CloudWatch Logs groups to subscribe, comma-separated.'),
+    logsBucket: z.string().optional().describe('Existing bucket where PostgreSQL log files are dropped.'),
+    logsPrefix: z.string().default('').describe('Key prefix of the log files in logsBucket.'),
+    proxyUpstream: z
+      .string()
+      .regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port')
+      .optional()
+      .describe('PostgreSQL server the proxy relays to.'),
+    proxyVpcId: z.string().optional().describe('VPC of the proxy (default: a new VPC).'),
+    proxyImageRepository: z.string().optional().describe('ECR repository of a prebuilt image (default: build the Dockerfile).'),
+    proxyImageTag: z.string().default('latest'),
+    proxyDesiredCount: z.coerce.number().int().min(0).default(2),
+    proxyClientCidrs: list.describe('Networks allowed to reach the proxy (default: the VPC).'),
+    privilegedUsers: list.describe('Users whose sessions the privileged-sessions report lists.'),
+  })
+  .refine(
+    (c) =>
+      [c.dasStreamArn, c.dasResourceId, c.dasKmsKeyArn].every((v) => v === undefined) ||
+      (c.dasStreamArn && c.dasResourceId && c.dasKmsKeyArn),
+    {
+      message: 'dasStreamArn, dasResourceId and dasKmsKeyArn go together',
+    },
+  );
+
+/** Stack settings from the CDK context (only the keys of {@link contextSchema} are read). */
+export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoot = LAMBDA_CODE_ROOT): AuditlakeStackProps {
+  const known = Object.fromEntries(Object.entries(context).filter(([k]) => k in contextSchema.shape));
+  const parsed = contextSchema.safeParse(known);
+  if (!parsed.success) throw new Error(`invalid auditlake deployment settings:\n${z.prettifyError(parsed.error)}`);
+  const c = parsed.data;
+  return {
+    lakeBucketName: c.lakeBucketName,
+    lakePrefix: c.lakePrefix,
+    noncurrentVersionDays: STACK_DEFAULTS.noncurrentVersionDays,
+    tieringAfterDays: c.tieringAfterDays,
+    lambdaCodeRoot,
+    das:
+      c.dasStreamArn && c.dasResourceId && c.dasKmsKeyArn
+        ? {
+            streamArn: c.dasStreamArn,
+            resourceId: c.dasResourceId,
+            kmsKeyArn: c.dasKmsKeyArn,
+            excludeUsers: c.dasExcludeUsers,
+            parallelizationFactor: c.parallelizationFactor,
+            batchSize: STACK_DEFAULTS.dasBatchSize,
+            maxBatchingWindow: Duration.seconds(STACK_DEFAULTS.dasBatchingWindow.toSeconds()),
+          }
+        : undefined,
+    logGroups: c.logGroups,
+    logsBucket: c.logsBucket ? { name: c.logsBucket, prefix: c.logsPrefix } : undefined,
+    proxy: c.proxyUpstream
+      ? {
+          upstream: c.proxyUpstream,
+          vpcId: c.proxyVpcId,
+          image: c.proxyImageRepository ? { repositoryName: c.proxyImageRepository, tag: c.proxyImageTag } : { directory: REPO_ROOT },
+          desiredCount: c.proxyDesiredCount,
+          cpu: 512,
+          memoryMiB: 1024,
+          clientCidrs: c.proxyClientCidrs,
+        }
+      : undefined,
+    databaseName: STACK_DEFAULTS.databaseName,
+    workGroupName: STACK_DEFAULTS.workGroupName,
+    privilegedUsers: c.privilegedUsers.length > 0 ? c.privilegedUsers : [...STACK_DEFAULTS.privilegedUsers],
+    bytesScannedCutoffPerQuery: STACK_DEFAULTS.bytesScannedCutoffPerQuery,
+  };
+}

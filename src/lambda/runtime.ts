@@ -1,0 +1,68 @@
+import { tmpdir } from 'node:os';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { createDasDecoder, type DasDecoder } from '../collectors/das/index.js';
+import { LakeWriter } from '../lake/lake-writer.js';
+import { S3Storage } from '../lake/s3-storage.js';
+import { createRulesStage, type RulesStage } from '../pipeline/rules-stage.js';
+import { type AlertSink, createSnsSink, loadRules, type Rule } from '../rules/index.js';
+import { type LambdaConfig, loadLambdaConfig } from './config.js';
+
+/**
+ * What a Lambda container builds once and reuses across invocations: the S3 storage and its client,
+ * the DuckDB-backed lake writer, the DAS decoder with its data-key cache (so KMS is called once per
+ * data key, not per record or per invocation), the parsed rules and the SNS client. Each invocation
+ * gets a fresh rules stage, so the alerts of an invocation depend only on its input and a retry
+ * raises (and replaces) the same ones.
+ */
+export interface Runtime {
+  config: LambdaConfig;
+  storage: S3Storage;
+  lake: LakeWriter;
+  das: DasDecoder;
+  rules: readonly Rule[];
+  /** A rules stage for one unit of work: alerts to SNS (when configured) as raised, to the lake on `finish`. */
+  rulesStage(): RulesStage;
+}
+
+/** Builds the runtime for a configuration. */
+export async function createRuntime(config: LambdaConfig): Promise<Runtime> {
+  // DuckDB looks for a home directory; a Lambda container has none, and only /tmp is writable.
+  process.env.HOME ??= tmpdir();
+  const storage = new S3Storage(config.lakeUrl, { sseKmsKeyId: config.sseKmsKeyId });
+  const rules = await loadRules(config.rulesDir);
+  const lake = await LakeWriter.open(storage);
+  const das = createDasDecoder({ filters: { excludeUsers: new Set(config.dasExcludeUsers) } });
+  const sns = config.alertsTopicArn ? new SNSClient({}) : null;
+  return {
+    config,
+    storage,
+    lake,
+    das,
+    rules,
+    rulesStage() {
+      const sinks: AlertSink[] = [];
+      // The client is passed in, so closing the sink at the end of an invocation keeps it for the next.
+      if (sns && config.alertsTopicArn) sinks.push(createSnsSink({ topicArn: config.alertsTopicArn, client: sns }));
+      return createRulesStage(rules, { sinks });
+    },
+  };
+}
+
+let shared: Promise<Runtime> | null = null;
+
+/**
+ * The container's runtime, built on first use from the environment. The configuration is read at
+ * once, so a bad variable fails the cold start; a failed build (e.g. S3 unreachable) is retried by
+ * the next invocation.
+ */
+export function sharedRuntime(config: LambdaConfig = loadLambdaConfig()): () => Promise<Runtime> {
+  return () => {
+    if (!shared) {
+      shared = createRuntime(config);
+      shared.catch(() => {
+        shared = null;
+      });
+    }
+    return shared;
+  };
+}

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bundledRulesDir, loadLambdaConfig } from '../../src/lambda/config.js';
+
+describe('Lambda configuration from environment variables', () => {
+  it('reads every variable, with the bundled rules by default', () => {
+    const config = loadLambdaConfig({
+      LAKE_URL: 's3://audit-lake/auditlake',
+      DAS_RESOURCE_ID: 'cluster-ABC123',
+      DAS_EXCLUDE_USERS: 'rdsadmin, rdssec,,',
+      ALERTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:auditlake-alerts',
+      SSE_KMS_KEY_ID: 'alias/lake',
+      PATH: '/usr/bin',
+    });
+    expect(config).toEqual({
+      lakeUrl: 's3://audit-lake/auditlake',
+      dasResourceId: 'cluster-ABC123',
+      dasExcludeUsers: ['rdsadmin', 'rdssec'],
+      rulesDir: bundledRulesDir(),
+      alertsTopicArn: 'arn:aws:sns:eu-west-1:123456789012:auditlake-alerts',
+      sseKmsKeyId: 'alias/lake',
+    });
+    expect(existsSync(join(config.rulesDir, 'auth-brute-force.yaml'))).toBe(true);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadLambdaConfig({ LAKE_URL: 's3://lake', DAS_RESOURCE_ID: '', RULES_DIR: '/opt/rules' })).toMatchObject({
+      dasResourceId: undefined,
+      dasExcludeUsers: [],
+      rulesDir: '/opt/rules',
+    });
+  });
+
+  it('fails with one message naming every bad variable', () => {
+    expect(() => loadLambdaConfig({})).toThrow(/LAKE_URL is required/);
+    let message = '';
+    try {
+      loadLambdaConfig({ LAKE_URL: '/tmp/lake', DAS_RESOURCE_ID: 'my-cluster', ALERTS_TOPIC_ARN: 'topic' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^invalid auditlake Lambda configuration:/);
+    expect(message).toMatch(/expected s3:\/\/bucket\/prefix[\s\S]*at LAKE_URL/);
+    expect(message).toMatch(/not the cluster name[\s\S]*at DAS_RESOURCE_ID/);
+    expect(message).toMatch(/expected an SNS topic ARN[\s\S]*at ALERTS_TOPIC_ARN/);
+  });
+});
