@@ -8,6 +8,10 @@
  *    JSON.parse, mapping to AuditEvents, through the decoder with bounded concurrency.
  * Prints events/s of both, their ratio, and KMS calls.
  */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { buildClient, CommitmentPolicy } from '@aws-crypto/client-node';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -16,6 +20,8 @@ import { CLUSTER_ID, INSTANCE_ID } from '../fixtures/das/sample-records.js';
 import { createDasDecoder, type DasDecoder, type DasUnit } from '../src/collectors/das/decoder.js';
 import { keyringFor } from '../src/collectors/das/decrypt.js';
 import { mapOrdered } from '../src/collectors/das/ordered.js';
+import { FsStorage } from '../src/lake/fs-storage.js';
+import { LakeWriter } from '../src/lake/lake-writer.js';
 import { idKey } from '../src/schema/index.js';
 import { type DasDataKey, encodeDasRecord, generateDataKey } from '../test/support/das-encoder.js';
 import { startKmsServer } from '../test/support/kms-server.js';
@@ -88,8 +94,12 @@ export async function generateDasRecords(keys: DasDataKey[], records: number, ev
   return Array.from({ length: records }, (_, n) => distinct[n % distinct.length]);
 }
 
-/** The collector path: decodes envelope texts into events through `decoder`; returns the event count. */
-export async function collectDas(decoder: DasDecoder, lines: string[], step = 256): Promise<number> {
+/**
+ * The collector path: decodes envelope texts into events through `decoder`; returns the event count.
+ * With a lake writer, every batch is also written, and the Parquet files are made durable at the end.
+ */
+export async function collectDas(decoder: DasDecoder, lines: string[], step = 256, lake?: LakeWriter): Promise<number> {
+  const writer = lake?.input('das', idKey('bench-das', lines.length), 'bench:das');
   let events = 0;
   for (let i = 0; i < lines.length; i += step) {
     const units: DasUnit[] = lines
@@ -98,7 +108,10 @@ export async function collectDas(decoder: DasDecoder, lines: string[], step = 25
     const batch = await decoder.decodeUnits(units, 1_714_600_000_000_000);
     if (batch.rejected.length) throw new Error(`bench: rejected ${batch.rejected[0].reason}`);
     events += batch.events.length;
+    await writer?.write(batch);
   }
+  const manifest = await writer?.finish();
+  if (manifest && manifest.events !== events) throw new Error(`bench: ${manifest.events} events written of ${events}`);
   return events;
 }
 
@@ -151,7 +164,10 @@ async function main(): Promise<void> {
     const floorRates: number[] = [];
     const floor8Rates: number[] = [];
     const ourRates: number[] = [];
+    const writeRates: number[] = [];
     let kmsCalls = 0;
+    const lakeDir = mkdtempSync(join(tmpdir(), 'auditlake-bench-das-'));
+    const lake = await LakeWriter.open(new FsStorage(lakeDir));
     for (let r = 0; r < runs; r++) {
       t = performance.now();
       const floorEvents = await floor(messages, keys, 1);
@@ -166,8 +182,11 @@ async function main(): Promise<void> {
       ourRates.push(ourEvents / ((performance.now() - t) / 1000));
       kmsCalls = (server.calls.Decrypt ?? 0) - before;
       if (ourEvents !== floorEvents) throw new Error(`bench: ${ourEvents} events vs ${floorEvents} in the floor`);
+      t = performance.now();
+      const written = await collectDas(createDasDecoder({ kms, concurrency: 8 }), lines, 256, lake);
+      writeRates.push(written / ((performance.now() - t) / 1000));
       console.log(
-        `run ${r + 1}: floor ${Math.round(floorRates[r])} events/s, floor x8 ${Math.round(floor8Rates[r])} events/s, collector ${Math.round(ourRates[r])} events/s`,
+        `run ${r + 1}: floor ${Math.round(floorRates[r])} events/s, floor x8 ${Math.round(floor8Rates[r])} events/s, collector ${Math.round(ourRates[r])} events/s, collector + Parquet ${Math.round(writeRates[r])} events/s`,
       );
     }
     const f = median(floorRates);
@@ -179,7 +198,14 @@ async function main(): Promise<void> {
     );
     console.log(`collector, 8 in flight (decrypt + normalize):           ${Math.round(o)} events/s (${Math.round(o / events)} records/s)`);
     console.log(`ratio collector/floor: ${(o / f).toFixed(2)}x sequential, ${(o / f8).toFixed(2)}x against 8 in flight (target >= 0.6x)`);
+    const w = median(writeRates);
+    console.log(`decrypt + normalize + write Parquet:                    ${Math.round(w)} events/s (${Math.round(w / events)} records/s)`);
+    console.log(
+      `ratio pipeline (with Parquet)/floor: ${(w / f).toFixed(2)}x sequential, ${(w / f8).toFixed(2)}x against 8 in flight (target >= 0.6x)`,
+    );
     console.log(`KMS Decrypt calls per run: ${kmsCalls} for ${keyCount} data keys`);
+    lake.connection.closeSync();
+    rmSync(lakeDir, { recursive: true, force: true });
   } finally {
     await server.stop();
   }
