@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { EVENT_FIELDS } from '../schema/index.js';
 import { compactedIndexKey, compactedIndexPrefix, parsePartKey } from './layout.js';
-import { type ParquetOptions, sqlString } from './parquet-convert.js';
+import { type ParquetOptions, parquetCopyOptions, sqlString } from './parquet-convert.js';
 import type { Storage } from './storage.js';
 
 /**
@@ -50,7 +50,7 @@ export function selectEvents(paths: string[]): string {
 
 /** `COPY ... TO` with the lake's Parquet options. */
 export function copyTo(select: string, path: string, options: ParquetOptions): string {
-  return `COPY (${select}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION ${options.compression}, ROW_GROUP_SIZE ${options.rowGroupSize})`;
+  return `COPY (${select}) TO ${sqlString(path)} ${parquetCopyOptions(options)}`;
 }
 
 /**

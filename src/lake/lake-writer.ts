@@ -18,7 +18,12 @@ export interface LakeWriterOptions {
   parquet: ParquetOptions;
 }
 
-export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 512 * 1024 * 1024, parquet: DEFAULT_PARQUET };
+/**
+ * 128 MiB of staged rows make a Parquet file of roughly 15-30 MB: small enough that DuckDB converts one
+ * while the next is parsed (and within its memory limit), large enough per input; `auditlake compact`
+ * merges files toward Athena's preferred sizes.
+ */
+export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 128 * 1024 * 1024, parquet: DEFAULT_PARQUET };
 
 /** Largest staged row; a larger event is quarantined rather than written (DuckDB's line limit). */
 export const MAX_ROW_BYTES = 8 * 1024 * 1024;

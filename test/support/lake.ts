@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsStorage } from '../../src/lake/fs-storage.js';
 import { LakeWriter } from '../../src/lake/lake-writer.js';
+import { DEFAULT_PARQUET } from '../../src/lake/parquet-convert.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../src/pipeline/ingest.js';
 import type { RunSummary } from '../../src/pipeline/stats.js';
 
@@ -14,10 +15,7 @@ export async function tempLake(): Promise<{ dir: string; storage: FsStorage; cle
 
 /** Ingests files into a lake folder the way the CLI does. */
 export async function ingestInto(dir: string, paths: string[], format = 'auto', rollBytes?: number): Promise<RunSummary> {
-  const lake = await LakeWriter.open(
-    new FsStorage(dir),
-    rollBytes ? { rollBytes, parquet: { compression: 'zstd', rowGroupSize: 122_880 } } : undefined,
-  );
+  const lake = await LakeWriter.open(new FsStorage(dir), rollBytes ? { rollBytes, parquet: DEFAULT_PARQUET } : undefined);
   try {
     return await ingestFiles(paths, lake, { format, batchSize: DEFAULT_BATCH_SIZE, collectorOptions: {}, observers: [] });
   } finally {
