@@ -22,3 +22,11 @@ export class UsageError extends Error {}
 
 /** Exit codes shared by every command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** A positive number option (`fallback` when absent); anything else is a usage error naming the option. */
+export function positiveOption(value: string | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${option} ${value}: expected a positive number`);
+  return n;
+}

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type CompactionSummary, compactLake, DEFAULT_TARGET_BYTES } from '../../lake/compact.js';
 import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
-import { type Command, EXIT, UsageError } from '../command.js';
+import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
 
 const HELP = `Usage: auditlake compact --lake <dir|s3://bucket/prefix> [options]
@@ -57,8 +57,7 @@ export const compactCommand: Command = {
       throw new UsageError(`--date ${values.date}: expected YYYY-MM-DD`);
     if (values.source !== undefined && !/^[a-z_]+$/.test(values.source))
       throw new UsageError(`--source ${values.source}: expected a source name`);
-    const targetMb = values['target-mb'] === undefined ? DEFAULT_TARGET_BYTES / 1024 / 1024 : Number(values['target-mb']);
-    if (!Number.isFinite(targetMb) || targetMb <= 0) throw new UsageError(`--target-mb ${values['target-mb']}: expected a positive number`);
+    const targetMb = positiveOption(values['target-mb'], DEFAULT_TARGET_BYTES / 1024 / 1024, '--target-mb');
     const storage = openStorage(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
     const summary = await compactLake(storage, {
       targetBytes: Math.round(targetMb * 1024 * 1024),

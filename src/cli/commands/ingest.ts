@@ -8,7 +8,7 @@ import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
 import { idKey } from '../../schema/index.js';
-import { type Command, EXIT, type Io, UsageError } from '../command.js';
+import { type Command, EXIT, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
@@ -100,13 +100,6 @@ export function formatSummary(s: RunSummary, out: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-function positiveNumber(value: string | undefined, fallback: number, option: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${option} ${value}: expected a positive number`);
-  return n;
-}
-
 /** The human summary of a stream run. */
 function formatStreamSummary(r: Record<string, unknown>, out: string): string {
   return `read Kinesis stream ${r.stream}: ${r.records} records, ${r.events} events written in ${r.units} units under ${out}
@@ -147,15 +140,14 @@ export const ingestCommand: Command = {
       throw new UsageError('--follow and --flush-* go with --kinesis-stream');
     const from = values.from as string;
     if (from !== 'trim-horizon' && from !== 'latest') throw new UsageError(`--from ${from}: expected trim-horizon or latest`);
-    const flushEvents = positiveNumber(values['flush-events'], 50_000, '--flush-events');
-    const flushSeconds = positiveNumber(values['flush-seconds'], 60, '--flush-seconds');
+    const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');
+    const flushSeconds = positiveOption(values['flush-seconds'], 60, '--flush-seconds');
     const dasOptions = dasOptionsFrom(values);
     const format = values.format as string;
     if (!knownFormats().includes(format)) throw new UsageError(`--format ${format}: expected one of ${knownFormats().join(', ')}`);
     const compression = values.compression as string;
     if (compression !== 'zstd' && compression !== 'snappy') throw new UsageError(`--compression ${compression}: expected zstd or snappy`);
-    const rollMb = values['roll-mb'] === undefined ? DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024 : Number(values['roll-mb']);
-    if (!Number.isFinite(rollMb) || rollMb <= 0) throw new UsageError(`--roll-mb ${values['roll-mb']}: expected a positive number`);
+    const rollMb = positiveOption(values['roll-mb'], DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024, '--roll-mb');
     const s3Inputs = positionals.filter(isS3Url);
     for (const url of s3Inputs) {
       try {

@@ -4,7 +4,7 @@ import { LakeWriter } from '../../lake/lake-writer.js';
 import { writeStream } from '../../pipeline/stream.js';
 import { startProxy } from '../../proxy/index.js';
 import type { Batch } from '../../schema/index.js';
-import { type Command, EXIT, UsageError } from '../command.js';
+import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
 import { logJson, onStopSignal } from '../signals.js';
 
@@ -33,13 +33,6 @@ Options:
 SIGINT or SIGTERM stops accepting clients, lets sessions finish (up to 10 s), writes what was
 recorded and exits 0. Lifecycle and statistics are logged as JSON lines on stdout.
 `;
-
-function positive(value: string | undefined, fallback: number, option: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${option} ${value}: expected a positive number`);
-  return n;
-}
 
 /** `auditlake proxy`. */
 export const proxyCommand: Command = {
@@ -72,8 +65,8 @@ export const proxyCommand: Command = {
       throw new UsageError(`--upstream-tls ${upstreamTls}: expected disable, require or verify-full`);
     const onOverflow = values['on-overflow'] as string;
     if (onOverflow !== 'block' && onOverflow !== 'drop') throw new UsageError(`--on-overflow ${onOverflow}: expected block or drop`);
-    const flushEvents = positive(values['flush-events'], 50_000, '--flush-events');
-    const flushSeconds = positive(values['flush-seconds'], 60, '--flush-seconds');
+    const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');
+    const flushSeconds = positiveOption(values['flush-seconds'], 60, '--flush-seconds');
     const storage = values.out ? openStorage(values.out, '--out') : null;
     const lake = storage ? await LakeWriter.open(storage) : null;
     const writer = values.events ? await openProxyEventsWriter({ dir: values.events }) : null;
