@@ -28,12 +28,18 @@ export interface Batch {
   records: number;
 }
 
-/** Largest raw text kept for one rejected record; the rest is cut and says so. */
+/** Largest raw text kept for one rejected log record by default; the rest is cut and says so. */
 export const MAX_REJECTED_RAW = 64 * 1024;
 
-/** A {@link Rejected} with its raw text bounded. */
-export function rejected(source_ref: string, reason: string, raw: string): Rejected {
-  const cut = raw.length > MAX_REJECTED_RAW ? `${raw.slice(0, MAX_REJECTED_RAW)}…[truncated ${raw.length - MAX_REJECTED_RAW} chars]` : raw;
+/**
+ * Raw text kept for a rejected record that can only be reprocessed whole: a Kinesis record is at most
+ * 1 MiB, which is about 1.4 MB as base64.
+ */
+export const MAX_REJECTED_RECORD = 1_500_000;
+
+/** A {@link Rejected} with its raw text bounded to `limit` characters. */
+export function rejected(source_ref: string, reason: string, raw: string, limit = MAX_REJECTED_RAW): Rejected {
+  const cut = raw.length > limit ? `${raw.slice(0, limit)}…[truncated ${raw.length - limit} chars]` : raw;
   return { source_ref, reason, raw: cut };
 }
 

@@ -9,7 +9,7 @@
 
 import type { RawAesKeyringNode } from '@aws-crypto/client-node';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { type Batch, idKey, newBatch, rejected } from '../../schema/index.js';
+import { type Batch, idKey, MAX_REJECTED_RECORD, newBatch, rejected } from '../../schema/index.js';
 import { DataKeyCache } from './data-key-cache.js';
 import { decryptActivity, keyringFor } from './decrypt.js';
 import { parseEnvelope } from './envelope.js';
@@ -118,7 +118,8 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     piece.records = 1;
     const text = rawText(unit.data);
     const reason = await decodeInto(unit, text, ingestTime, piece);
-    if (reason !== null) piece.rejected.push(rejected(unit.ref, reason, text));
+    // Kept whole, up to a Kinesis record's size, so a quarantined record can be decrypted again later.
+    if (reason !== null) piece.rejected.push(rejected(unit.ref, reason, text, MAX_REJECTED_RECORD));
     return piece;
   }
 

@@ -2,7 +2,7 @@
  * The AWS Lambda Kinesis event: `{"Records":[{"kinesis":{"data":"<base64>","sequenceNumber":"…","partitionKey":"…"},
  * "eventID":"shardId-000000000000:4959…","eventSourceARN":"arn:aws:kinesis:…:stream/aws-rds-das-cluster-…"}]}`.
  */
-import { type Rejected, rejected } from '../../schema/index.js';
+import { MAX_REJECTED_RECORD, type Rejected, rejected } from '../../schema/index.js';
 import { type DasUnit, kinesisUnit } from './decoder.js';
 import { decodeBase64Strict } from './envelope.js';
 import { resourceIdFromStream } from './kms.js';
@@ -55,7 +55,7 @@ export function kinesisEventUnits(event: unknown, name: string, resourceId?: str
     };
     const unit = kinesisUnit(input, stream, resourceId ?? resourceIdFromStream(stream));
     if (data) out.units.push(unit);
-    else out.rejected.push(rejected(unit.ref, 'kinesis.data is not valid base64', k.data));
+    else out.rejected.push(rejected(unit.ref, 'kinesis.data is not valid base64', k.data, MAX_REJECTED_RECORD));
     return null;
   }
 }
