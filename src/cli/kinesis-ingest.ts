@@ -66,7 +66,7 @@ export async function ingestKinesis(
     signal: stop.signal,
   });
   const removeSignals = onStopSignal((signal) => {
-    logJson(io.err, 'info', 'stopping', { signal });
+    logJson(io.out, 'info', 'stopping', { signal });
     stop.abort();
   });
   try {
@@ -85,7 +85,7 @@ export async function ingestKinesis(
         await options.rules?.writePending(lake, unitKey);
       },
       onUnit: (unit) => {
-        if (options.follow) logJson(io.err, 'info', 'unit written', unit);
+        if (options.follow) logJson(io.out, 'info', 'unit written', unit);
       },
     });
     // Alerts still in windows at the end are keyed by how far the stream was read, so a replay replaces them.

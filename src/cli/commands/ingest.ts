@@ -40,7 +40,8 @@ A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESI
   --kinesis-stream <name>  read every shard of this stream (aws-rds-das-<resource id>); per-shard
                            checkpoints are kept in <out>/_state/kinesis/ and a later run resumes there
   --from <position>        trim-horizon (default) or latest, for shards with no checkpoint
-  --follow                 keep reading new records until SIGINT/SIGTERM (default: stop when caught up)
+  --follow                 keep reading new records until SIGINT/SIGTERM (default: stop when caught up);
+                           each unit written is logged as a JSON line on stdout
   --flush-events <n>       write a lake unit every n events (default 50000) ...
   --flush-seconds <s>      ... or every s seconds (default 60), then commit its checkpoints
 
