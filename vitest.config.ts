@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration suites start real servers; two cores do not gain from more workers.
     maxWorkers: 2,
+    // CI also keeps a machine-readable report, from which .ci/run prints its closing count line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.tmp/vitest-report.json' }]] : ['default'],
   },
 });
