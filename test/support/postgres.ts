@@ -120,6 +120,9 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ stdout, stderr, code: code ?? -1 }));
+    // A command that exits without reading its input (pg_ctl, or psql failing to connect) closes the
+    // pipe first; the EPIPE that follows says nothing its exit code and stderr do not.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
