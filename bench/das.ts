@@ -16,7 +16,7 @@ import { gunzipSync } from 'node:zlib';
 import { buildClient, CommitmentPolicy } from '@aws-crypto/client-node';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { KMS_KEY_ID } from '../fixtures/das/generate-keys.js';
-import { CLUSTER_ID, INSTANCE_ID } from '../fixtures/das/sample-records.js';
+import { CLUSTER_ID, INSTANCE_ID, SERVER_FIELDS } from '../fixtures/das/sample-records.js';
 import { createDasDecoder, type DasDecoder, type DasUnit } from '../src/collectors/das/decoder.js';
 import { keyringFor } from '../src/collectors/das/decrypt.js';
 import { mapOrdered } from '../src/collectors/das/ordered.js';
@@ -71,12 +71,7 @@ function activityRecord(n: number, events: number) {
       errorMessage: null,
       endTime: null,
       transactionId: String(1_000_000 + n),
-      serverVersion: '15.4',
-      serverType: 'PostgreSQL',
-      serviceName: 'Amazon Aurora PostgreSQL-Compatible edition',
-      serverHost: '10.0.2.17',
-      netProtocol: 'TCP',
-      dbProtocol: 'Postgres 3.0',
+      ...SERVER_FIELDS,
     });
   }
   return { type: 'DatabaseActivityMonitoringRecord', clusterId: CLUSTER_ID, instanceId: INSTANCE_ID, databaseActivityEventList: list };

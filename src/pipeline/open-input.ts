@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { idKey } from '../schema/index.js';
 
@@ -81,15 +81,9 @@ export async function openStream(name: string, raw: Readable, size: number): Pro
   let source: AsyncIterator<Buffer>;
   if (gzip) {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-    const input = rawAgain();
-    (async () => {
-      try {
-        for await (const c of input) if (!gunzip.write(c)) await new Promise((r) => gunzip.once('drain', r));
-        gunzip.end();
-      } catch (e) {
-        gunzip.destroy(e as Error);
-      }
-    })();
+    // pipeline() closes the file when the gzip stream fails (a truncated input) instead of leaving a
+    // pump waiting forever for a 'drain' that will not come; the error reaches the reader below.
+    pipeline(Readable.from(rawAgain()), gunzip, () => {});
     source = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   } else {
     source = rawAgain();

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMANDS, runCli } from '../../src/cli/main.js';
 import { tempLake } from '../support/lake.js';
@@ -70,6 +71,22 @@ describe('auditlake CLI', () => {
   it('answers queries on an empty lake with no rows rather than an error', async () => {
     const r = await cli('query', '--lake', lake.dir, '--format', 'json', 'SELECT count(*) AS n FROM audit_events');
     expect(JSON.parse(r.out)).toEqual([{ n: '0' }]);
+  });
+
+  it('tells a busy listen port (exit 1) from a wrong option (exit 2) for the proxy', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const taken = await cli('proxy', '--listen', `127.0.0.1:${port}`, '--upstream', '127.0.0.1:5432', '--events', lake.dir);
+      expect(taken.code).toBe(1);
+      expect(taken.err).toContain('EADDRINUSE');
+      const wrong = await cli('proxy', '--listen', 'nowhere', '--upstream', '127.0.0.1:5432', '--events', lake.dir);
+      expect(wrong.code).toBe(2);
+      expect(wrong.err).toContain('listen: expected host:port');
+    } finally {
+      busy.close();
+    }
   });
 
   it('has a README command reference in step with every command and option', async () => {

@@ -2,20 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/schema/index.js';
 import { collectFile } from '../support/collect.js';
+import { FIXTURE } from './pgaudit/collect-bytes.js';
 
 /**
  * One server wrote the same activity as csvlog, jsonlog and stderr at once; CloudWatch carries the
  * stderr lines. Every format must give the same events, except for what a format does not carry
  * (stderr: no milliseconds, no SQLSTATE of ERROR lines, no session id or application name).
  */
-const FORMATS = {
-  csvlog: 'fixtures/pgaudit/pg15.csv',
-  csvlog13: 'fixtures/pgaudit/pg13.csv',
-  jsonlog: 'fixtures/pgaudit/pg15.json',
-  stderr: 'fixtures/pgaudit/pg15-rds.log',
-  cloudwatch: 'fixtures/pgaudit/pg15-rds.cloudwatch.json',
-  cloudwatchRaw: 'fixtures/pgaudit/pg15-rds.cloudwatch-raw.json.gz',
-};
+const { controlMessage: _, ...FORMATS } = FIXTURE;
 
 function common(e: AuditEvent) {
   return {

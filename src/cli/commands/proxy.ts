@@ -84,7 +84,9 @@ export const proxyCommand: Command = {
         instanceId: values['instance-id'],
       });
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      // Wrong options are the caller's to fix (exit 2); a busy port or a bad certificate file is not.
+      const message = (e as Error).message;
+      throw /^(invalid proxy options|listen:|upstream:)/.test(message) ? new UsageError(message) : e;
     }
     logJson(io.out, 'info', 'listening', {
       address: `${proxy.address.host}:${proxy.address.port}`,

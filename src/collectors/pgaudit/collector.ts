@@ -164,7 +164,7 @@ async function* readCloudWatch(input: CollectorInput, b: BatchBuilder): AsyncGen
   }
   const text = Buffer.concat(parts).toString('utf8');
   // One JSON document, or one per line (several payloads saved as JSONL).
-  let docs: { doc: unknown; ref: string; raw: string }[];
+  let docs: { doc: unknown; ref: string; raw: string; error?: string }[];
   try {
     docs = [{ doc: JSON.parse(text), ref: input.name, raw: text }];
   } catch {
@@ -175,15 +175,14 @@ async function* readCloudWatch(input: CollectorInput, b: BatchBuilder): AsyncGen
       try {
         docs.push({ doc: JSON.parse(line), ref, raw: line });
       } catch (e) {
-        docs.push({ doc: undefined, ref: `${ref}!${(e as Error).message}`, raw: line });
+        docs.push({ doc: undefined, ref, raw: line, error: (e as Error).message });
       }
     });
   }
   let ordinal = 0;
-  for (const { doc, ref, raw } of docs) {
-    if (doc === undefined) {
-      const [where, why] = ref.split('!');
-      b.reject(where, `CloudWatch payload is not JSON: ${why}`, raw);
+  for (const { doc, ref, raw, error } of docs) {
+    if (error !== undefined) {
+      b.reject(ref, `CloudWatch payload is not JSON: ${error}`, raw);
       continue;
     }
     const payload = decodeCloudWatchDocument(doc);
