@@ -94,7 +94,7 @@ export async function generateDasRecords(keys: DasDataKey[], records: number, ev
  * With a lake writer, every batch is also written, and the Parquet files are made durable at the end.
  */
 export async function collectDas(decoder: DasDecoder, lines: string[], step = 256, lake?: LakeWriter): Promise<number> {
-  const writer = lake?.input('das', idKey('bench-das', lines.length), 'bench:das');
+  const writer = lake?.input('das', 'bench:das');
   let events = 0;
   for (let i = 0; i < lines.length; i += step) {
     const units: DasUnit[] = lines
@@ -105,7 +105,7 @@ export async function collectDas(decoder: DasDecoder, lines: string[], step = 25
     events += batch.events.length;
     await writer?.write(batch);
   }
-  const manifest = await writer?.finish();
+  const manifest = await writer?.finish(idKey('bench-das', lines.length));
   if (manifest && manifest.events !== events) throw new Error(`bench: ${manifest.events} events written of ${events}`);
   return events;
 }

@@ -47,13 +47,11 @@ export async function ingestKinesis(
       const saved = await storage.get(key);
       return saved ? (JSON.parse(saved.toString('utf8')).positions as ShardPositions) : {};
     },
-    async save(positions: ShardPositions) {
-      await storage.putBytes(
-        key,
-        `${JSON.stringify({ stream: options.stream, saved_at: new Date().toISOString(), positions }, null, 2)}\n`,
-      );
-    },
+    // The checkpoint is written by the unit that reaches it (see `checkpoint` below), in the same commit.
+    async save() {},
   };
+  const checkpointBody = (positions: ShardPositions) =>
+    `${JSON.stringify({ stream: options.stream, saved_at: new Date().toISOString(), positions }, null, 2)}\n`;
   const decoder = createDasDecoder({ filters: filtersOf(das), concurrency: das.concurrency });
   const stop = new AbortController();
   const source = createKinesisSource({
@@ -80,6 +78,7 @@ export async function ingestKinesis(
       flushMs: options.flushMs,
       observers: options.rules ? [options.rules.observe] : [],
       mergePosition: (a, b) => ({ ...a, ...b }),
+      checkpoint: (positions) => ({ key, body: checkpointBody({ ...source.committed(), ...positions }) }),
       commit: (positions) => source.commit(positions),
       afterUnit: async (unitKey) => {
         await options.rules?.writePending(lake, unitKey);

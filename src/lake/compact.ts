@@ -2,25 +2,20 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type CompactedIndex, copyTo, indexBody, localCopy, readCompactedIndex, selectEvents } from './compacted-files.js';
-import { type CompactionJournal, faultPoint, type RecoveryResult, recoverCompactions, writeJournal } from './compaction-journal.js';
+import { copyTo, indexBody, localCopy, readCompactedIndex, selectEvents } from './compacted-files.js';
+import { type RecoveryResult, recoverCompactions } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
-import {
-  compactedIndexKey,
-  compactedIndexPrefix,
-  compactedPartKey,
-  compactionJournalKey,
-  EVENTS_PREFIX,
-  eventsPartition,
-  parsePartKey,
-} from './layout.js';
+import { compactedIndexKey, compactedPartKey, EVENTS_PREFIX, eventsPartition, parsePartKey } from './layout.js';
 import { type ParquetOptions, sqlString } from './parquet-convert.js';
 import type { Storage, StoredObject } from './storage.js';
+import { LakeUnit, recoverUnits, unitFault } from './unit.js';
+import { type CommitHook, commitHooksFor } from './unit-commit.js';
 
 /**
  * Compaction: per partition, Parquet files smaller than the target are merged with DuckDB into files
- * of about the target size, so Athena reads a few large files instead of many small ones. The
- * journal (`compaction-journal.ts`) makes it safe to kill at any point.
+ * of about the target size, so Athena reads a few large files instead of many small ones. A
+ * partition's compaction is one lake unit (`unit.ts`): its new files are published and the merged
+ * ones removed by one commit, so it is safe to kill at any point.
  */
 
 /** What to compact and how. */
@@ -80,13 +75,7 @@ async function inputKeysOf(storage: Storage, key: string): Promise<string[]> {
   return index.input_keys;
 }
 
-interface PlannedFile {
-  key: string;
-  local: string;
-  index: CompactedIndex;
-}
-
-/** Merges the bins of one partition under a journal; returns the rows moved. */
+/** Merges the bins of one partition as one unit of kind `compaction`; returns the rows moved. */
 async function compactPartition(
   storage: Storage,
   duck: DuckDBConnection,
@@ -94,12 +83,13 @@ async function compactPartition(
   partition: string,
   bins: StoredObject[][],
   options: CompactOptions,
+  hooks: readonly CommitHook[],
 ) {
   const merged = bins.flat().map((o) => o.key);
   const id = createHash('sha256').update(merged.sort().join('\n')).digest('hex').slice(0, 16);
-  const planned: PlannedFile[] = [];
-  const old: string[] = [];
+  const unit = new LakeUnit(storage, 'compaction', hooks);
   let rows = 0;
+  let written = 0;
   try {
     for (const [n, bin] of bins.entries()) {
       const copies = [];
@@ -107,63 +97,44 @@ async function compactPartition(
       for (const o of bin) {
         copies.push(await localCopy(storage, o.key, staging));
         for (const k of await inputKeysOf(storage, o.key)) inputKeys.add(k);
-        old.push(o.key);
-        if (parsePartKey(o.key)?.compactionId) old.push(compactedIndexKey(o.key));
+        unit.remove(o.key);
+        if (parsePartKey(o.key)?.compactionId) unit.remove(compactedIndexKey(o.key));
       }
       const paths = copies.map((c) => c.path);
       const key = compactedPartKey(partition, id, n);
       const local = join(staging, `${key.replaceAll('/', '_')}`);
       try {
         const before = await parquetRows(duck, paths);
-        const written = Number(
+        const count = Number(
           (await duck.run(copyTo(`${selectEvents(paths)} ORDER BY event_time, event_id`, local, options.parquet))).rowsChanged,
         );
         const after = await parquetRows(duck, [local]);
-        if (written !== before || after !== before)
-          throw new Error(`compacting ${partition}: ${before} rows in, ${written} written, ${after} in the new file`);
-        planned.push({ key, local, index: { file: key, rows: after, input_keys: [...inputKeys] } });
+        if (count !== before || after !== before)
+          throw new Error(`compacting ${partition}: ${before} rows in, ${count} written, ${after} in the new file`);
+        await unit.putFile(key, local, after);
+        await unit.putBytes(compactedIndexKey(key), indexBody({ file: key, rows: after, input_keys: [...inputKeys] }));
         rows += after;
+        written++;
       } finally {
         for (const c of copies) await c.done();
+        await rm(local, { force: true });
       }
     }
-    const journal: CompactionJournal = {
-      id,
-      partition,
-      state: 'pending',
-      new: planned.flatMap((p) => [p.key, compactedIndexKey(p.key)]),
-      old,
-      rows,
-      created: new Date().toISOString(),
-    };
-    await writeJournal(storage, journal);
-    faultPoint('journal');
-    for (const p of planned) {
-      await storage.putFile(p.key, p.local);
-      await storage.putBytes(compactedIndexKey(p.key), indexBody(p.index));
-      faultPoint('stored-1');
-    }
-    const stored = new Set((await storage.list(partition)).concat(await storage.list(compactedIndexPrefix(partition))));
-    const missing = journal.new.filter((k) => !stored.has(k));
-    if (missing.length) throw new Error(`compacting ${partition}: ${missing.join(', ')} not found after storing`);
-    faultPoint('stored');
-    await writeJournal(storage, { ...journal, state: 'committed' });
-    faultPoint('committed');
-    for (const k of old) {
-      await storage.delete(k);
-      faultPoint('deleted-1');
-    }
-    faultPoint('deleted');
-    await storage.delete(compactionJournalKey(id));
-  } finally {
-    for (const p of planned) await rm(p.local, { force: true });
+    unitFault('compaction-staged');
+    await unit.commit();
+  } catch (e) {
+    await unit.abort();
+    throw e;
   }
-  return { merged: merged.length, written: planned.length, rows };
+  return { merged: merged.length, written, rows };
 }
 
 /** Compacts the lake's events (optionally one source and/or date), after finishing any interrupted compaction. */
 export async function compactLake(storage: Storage, options: CompactOptions): Promise<CompactionSummary> {
-  const recovered = await recoverCompactions(storage);
+  const hooks = commitHooksFor(storage);
+  const old = await recoverCompactions(storage);
+  const units = await recoverUnits(storage, hooks);
+  const recovered = { rolledForward: old.rolledForward + units.rolledForward, rolledBack: old.rolledBack + units.discarded };
   const prefix = options.source
     ? options.date
       ? eventsPartition(options.source, options.date)
@@ -189,7 +160,7 @@ export async function compactLake(storage: Storage, options: CompactOptions): Pr
     for (const [partition, objects] of [...byPartition].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       const bins = planBins(objects, options.targetBytes);
       if (bins.length === 0) continue;
-      const done = await compactPartition(storage, duck, staging, partition, bins, options);
+      const done = await compactPartition(storage, duck, staging, partition, bins, options, hooks);
       summary.partitions_compacted++;
       summary.files_merged += done.merged;
       summary.files_written += done.written;

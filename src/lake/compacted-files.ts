@@ -6,6 +6,7 @@ import { EVENT_FIELDS } from '../schema/index.js';
 import { compactedIndexKey, compactedIndexPrefix, parsePartKey } from './layout.js';
 import { type ParquetOptions, parquetCopyOptions, sqlString } from './parquet-convert.js';
 import type { Storage } from './storage.js';
+import type { LakeUnit } from './unit.js';
 
 /**
  * Compacted files and re-ingest. A compacted file (`part-c<id>-<n>.parquet`) holds the events of
@@ -54,41 +55,43 @@ export function copyTo(select: string, path: string, options: ParquetOptions): s
 }
 
 /**
- * Removes the events of a re-ingested input from the compacted files of the partitions it was just
- * written to. `written` are the keys of the input's fresh files; the rows removed are exactly those
- * whose `event_id` is in them (ids are deterministic, so they are the events of the earlier run).
- * Each compacted file is replaced whole (or deleted when nothing is left), then its index updated.
- * Killed halfway, the lake holds some events twice until the input is ingested again.
+ * Removes the events of a re-ingested input from the compacted files of the partitions it is being
+ * written to, inside the input's unit. `fresh` are the input's new files (pending keys, and the keys
+ * they are published under); the rows removed are exactly those whose `event_id` is in them (ids are
+ * deterministic, so they are the events of the earlier run). Each compacted file's replacement (or
+ * removal, when nothing is left) and its updated index are published with the input's unit, so the
+ * lake holds every event once whether or not the unit commits.
  */
 export async function removeInputFromCompacted(
-  storage: Storage,
+  unit: LakeUnit,
   duck: DuckDBConnection,
   stagingDir: string,
   inputKey: string,
-  written: string[],
+  fresh: { pending: string; key: string }[],
   options: ParquetOptions,
 ): Promise<number> {
+  const storage = unit.storage;
   const byPartition = new Map<string, string[]>();
-  for (const key of written) {
-    const name = parsePartKey(key);
-    if (name) byPartition.set(name.partition, [...(byPartition.get(name.partition) ?? []), key]);
+  for (const f of fresh) {
+    const name = parsePartKey(f.key);
+    if (name) byPartition.set(name.partition, [...(byPartition.get(name.partition) ?? []), f.pending]);
   }
   let removed = 0;
-  for (const [partition, fresh] of byPartition) {
+  for (const [partition, pending] of byPartition) {
     const indexes = (await storage.list(compactedIndexPrefix(partition))).filter((k) => k.endsWith('.json'));
     for (const indexKey of indexes) {
       const body = await storage.get(indexKey);
       if (!body) continue;
       const index = JSON.parse(body.toString('utf8')) as CompactedIndex;
       if (!index.input_keys.includes(inputKey)) continue;
-      removed += await rewriteWithout(storage, duck, stagingDir, index, fresh, inputKey, options);
+      removed += await rewriteWithout(unit, duck, stagingDir, index, pending, inputKey, options);
     }
   }
   return removed;
 }
 
 async function rewriteWithout(
-  storage: Storage,
+  unit: LakeUnit,
   duck: DuckDBConnection,
   stagingDir: string,
   index: CompactedIndex,
@@ -96,6 +99,7 @@ async function rewriteWithout(
   inputKey: string,
   options: ParquetOptions,
 ): Promise<number> {
+  const storage = unit.storage;
   const copies = [await localCopy(storage, index.file, stagingDir)];
   try {
     for (const key of fresh) copies.push(await localCopy(storage, key, stagingDir));
@@ -107,14 +111,14 @@ async function rewriteWithout(
     if (rows === index.rows) {
       // None of its events were there after all: only the index was out of date.
       await rm(out, { force: true });
-      await storage.putBytes(compactedIndexKey(index.file), indexBody(left));
+      await unit.putBytes(compactedIndexKey(index.file), indexBody(left));
     } else if (rows === 0) {
       await rm(out, { force: true });
-      await storage.delete(index.file);
-      await storage.delete(compactedIndexKey(index.file));
+      unit.remove(index.file);
+      unit.remove(compactedIndexKey(index.file));
     } else {
-      await storage.putFile(index.file, out);
-      await storage.putBytes(compactedIndexKey(index.file), indexBody(left));
+      await unit.putFile(index.file, out, rows);
+      await unit.putBytes(compactedIndexKey(index.file), indexBody(left));
     }
     return index.rows - rows;
   } finally {

@@ -2,7 +2,10 @@ import { compactionJournalKey, STATE_PREFIX } from './layout.js';
 import type { Storage } from './storage.js';
 
 /**
- * The journal that makes a compaction safe to kill at any point. It is stored before any new file,
+ * Compactions are now lake units (`unit.ts`); this finishes the journals of the earlier format that a
+ * killed process of an earlier version may have left behind.
+ *
+ * The journal that made a compaction safe to kill at any point. It is stored before any new file,
  * names every object the compaction adds (`new`) and replaces (`old`), and is marked committed only
  * after the new files are stored and their rows verified:
  *

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Storage, StoredObject } from './storage.js';
 
 /** Staging lives inside the lake so that storing a staged file is a rename on one filesystem. */
-const STAGING = '_state/tmp';
+export const STAGING_KEY = '_state/tmp';
 
 /** The lake as a local folder: the default. Writes go to a temporary name and are renamed into place. */
 export class FsStorage implements Storage {
@@ -94,6 +94,21 @@ export class FsStorage implements Storage {
     }
   }
 
+  async rename(from: string, to: string): Promise<boolean> {
+    const source = this.path(from);
+    const target = this.path(to);
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await rename(source, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    // A unit's pending folder empties as it is published; an empty folder is removed, a full one stays.
+    await rmdir(dirname(source)).catch(() => {});
+    return true;
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
   }
@@ -103,7 +118,7 @@ export class FsStorage implements Storage {
   }
 
   async stagingDir(): Promise<string> {
-    const dir = this.path(STAGING);
+    const dir = this.path(STAGING_KEY);
     await mkdir(dir, { recursive: true });
     return dir;
   }

@@ -1,15 +1,20 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Batch, EVENT_FIELDS, type FieldSpec, nowMicros, type Rejected, type Source, utcDate } from '../schema/index.js';
 import { removeInputFromCompacted } from './compacted-files.js';
 import { recoverCompactions } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
+import { STAGING_KEY } from './fs-storage.js';
+import { acquireLakeLock, type LakeLock } from './lake-lock.js';
 import { eventDate, eventsPartKey, manifestKey, quarantineKey } from './layout.js';
 import { convertStagedCsv, DEFAULT_PARQUET, type ParquetOptions } from './parquet-convert.js';
 import { StagedFile } from './staged-file.js';
 import { stagingRow } from './staging-row.js';
 import type { Storage } from './storage.js';
+import { dropStoredEvents, type PendingPart } from './stored-once.js';
+import { LakeUnit, recoverUnits, type UnitRecovery } from './unit.js';
+import { type CommitHook, commitHooksFor, type UnitCommit, type UnitKind } from './unit-commit.js';
 
 /** How files are sized and encoded. */
 export interface LakeWriterOptions {
@@ -28,6 +33,11 @@ export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 128 * 1024 * 
 /** Largest staged row; a larger event is quarantined rather than written (DuckDB's line limit). */
 export const MAX_ROW_BYTES = 8 * 1024 * 1024;
 
+/** Removes everything in a folder, keeping the folder. */
+async function clearFolder(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+}
+
 /** One Parquet file written. */
 export interface WrittenFile {
   key: string;
@@ -38,7 +48,12 @@ export interface WrittenFile {
 export interface InputManifest {
   input: string;
   source: Source | 'unknown';
+  /** The input's key: from the SHA-256 of its whole content (files) or the unit's first event (streams). */
   input_key: string;
+  /** Hex SHA-256 of the input's whole (decompressed) content, for file inputs. */
+  content_sha256?: string;
+  /** The unit that committed these files (see `unit-commit.ts`). */
+  unit_id: string;
   ingest_time: string;
   events: number;
   quarantined: number;
@@ -55,8 +70,9 @@ interface Partition {
 /**
  * Writes the events of the inputs of one run into the lake. Per input and partition, rows are staged
  * in a local file; when it reaches `rollBytes`, or the input ends, DuckDB converts it to Parquet and
- * the file is stored atomically. One conversion runs at a time, off the JavaScript thread, while the
- * next rows are parsed: a bounded pipeline of depth one.
+ * the file is stored in the input's pending unit (`unit.ts`), published when the input commits. One
+ * conversion runs at a time, off the JavaScript thread, while the next rows are parsed: a bounded
+ * pipeline of depth one.
  */
 export class LakeWriter {
   private constructor(
@@ -64,39 +80,87 @@ export class LakeWriter {
     readonly options: LakeWriterOptions,
     private readonly duck: DuckDBConnection,
     private readonly stagingDir: string,
+    readonly hooks: readonly CommitHook[],
+    readonly recovered: UnitRecovery,
+    private readonly lock: LakeLock | null,
   ) {}
 
-  /** Opens a writer over a storage, after finishing or undoing any compaction a killed process left behind. */
-  static async open(storage: Storage, options: LakeWriterOptions = DEFAULT_LAKE_WRITER, duck?: DuckDBConnection): Promise<LakeWriter> {
-    await recoverCompactions(storage);
-    const stagingDir = await storage.stagingDir();
-    // One DuckDB thread: conversions run while the next rows are parsed, and parsing is the slower
-    // side, so a second thread measured no faster on a 200 MB log and cost about 50 MB more memory.
-    return new LakeWriter(
-      storage,
-      options,
-      duck ?? (await openDuckDb({ memoryLimit: '256MB', threads: 1, tempDirectory: stagingDir })),
-      stagingDir,
-    );
+  /**
+   * Opens a writer over a storage, after finishing or undoing whatever a killed process left behind:
+   * half-published units are rolled forward, uncommitted units' pending files deleted, and an old-style
+   * compaction journal finished.
+   */
+  static async open(
+    storage: Storage,
+    options: LakeWriterOptions = DEFAULT_LAKE_WRITER,
+    duck?: DuckDBConnection,
+    writer: { lock?: string } = {},
+  ): Promise<LakeWriter> {
+    // The lock first (`lake-lock.ts`): cleaning up after a dead writer is safe only when no other runs.
+    const lock = writer.lock ? await acquireLakeLock(storage, writer.lock) : null;
+    try {
+      const hooks = commitHooksFor(storage);
+      await recoverCompactions(storage);
+      const recovered = await recoverUnits(storage, hooks);
+      const stagingDir = await storage.stagingDir();
+      // Staged rows and DuckDB spill files of killed runs: with the lock held, no live writer owns any.
+      if (lock && storage.localPath(STAGING_KEY) === stagingDir) await clearFolder(stagingDir);
+      return new LakeWriter(
+        storage,
+        options,
+        duck ?? (await openDuckDb({ memoryLimit: '256MB', threads: 1, tempDirectory: stagingDir })),
+        stagingDir,
+        hooks,
+        recovered,
+        lock,
+      );
+    } catch (e) {
+      await lock?.release();
+      throw e;
+    }
   }
 
-  /** Starts writing the events of one input, identified by its key. */
-  input(source: Source | 'unknown', inputKey: string, inputName: string): InputWriter {
-    return new InputWriter(this, source, inputKey, inputName);
+  /** Closes DuckDB and releases the lake's lock. */
+  async close(): Promise<void> {
+    this.duck.closeSync();
+    await this.lock?.release();
   }
 
-  /** Converts a staged file to Parquet and stores it; checks the row count DuckDB reports. */
-  async storeStaged(staged: StagedFile, key: string, fields: readonly FieldSpec[] = EVENT_FIELDS): Promise<WrittenFile> {
-    const parquet = join(this.stagingDir, `${key.replaceAll('/', '_')}.parquet`);
+  /** Starts writing the events of one input (a file, a stream unit); `finish` names and commits it. */
+  input(source: Source | 'unknown', inputName: string, kind: UnitKind = 'ingest'): InputWriter {
+    return new InputWriter(this, source, inputName, new LakeUnit(this.storage, kind, this.hooks));
+  }
+
+  /** A new unit committing through this lake's hooks (alerts, other tables). */
+  unit(kind: UnitKind): LakeUnit {
+    return new LakeUnit(this.storage, kind, this.hooks);
+  }
+
+  /** Converts a staged file to Parquet in the local staging folder; checks the row count DuckDB reports. */
+  async convert(staged: StagedFile, name: string, fields: readonly FieldSpec[] = EVENT_FIELDS): Promise<string> {
+    const parquet = join(this.stagingDir, `${name.replaceAll('/', '_')}-${staged.path.slice(-12, -4)}.parquet`);
     try {
       const rows = await convertStagedCsv(this.duck, staged.path, parquet, this.options.parquet, fields);
-      if (rows !== staged.rows) throw new Error(`Parquet conversion of ${key} wrote ${rows} rows, ${staged.rows} were staged`);
-      await this.storage.putFile(key, parquet);
-      return { key, rows };
+      if (rows !== staged.rows) throw new Error(`Parquet conversion of ${name} wrote ${rows} rows, ${staged.rows} were staged`);
+      return parquet;
+    } catch (e) {
+      await rm(parquet, { force: true });
+      throw e;
     } finally {
       await rm(staged.path, { force: true });
+    }
+  }
+
+  /** Converts a staged file and stores it in `unit`'s pending folder, to be published under `key`. */
+  async storeStaged(unit: LakeUnit, staged: StagedFile, key: string, fields: readonly FieldSpec[] = EVENT_FIELDS): Promise<WrittenFile> {
+    const rows = staged.rows;
+    const parquet = await this.convert(staged, key, fields);
+    try {
+      await unit.putFile(key, parquet, rows);
+    } finally {
       await rm(parquet, { force: true });
     }
+    return { key, rows };
   }
 
   /** Staging directory (for the quarantine's staged JSONL). */
@@ -110,22 +174,26 @@ export class LakeWriter {
   }
 }
 
-/** Writes one input's events and rejected records. Call `finish` to make them durable. */
+/** Writes one input's events and rejected records as one unit. Call `finish` to commit them. */
 export class InputWriter {
   private partitions = new Map<string, Partition>();
   private conversion: Promise<unknown> = Promise.resolve();
-  private files: WrittenFile[] = [];
+  private parts: PendingPart[] = [];
   private quarantine: StagedFile | null = null;
   private quarantined = 0;
   private events = 0;
+  /** Events moved to the quarantine for being too large, by event class (the pipeline counted them as events). */
+  readonly oversized: Record<string, number> = {};
+  /** Events not stored because another input already stored the same record, by event class. */
+  duplicates: Record<string, number> = {};
   private firstDate: string | null = null;
   private readonly ingestTime = nowMicros();
 
   constructor(
     private readonly lake: LakeWriter,
     private readonly source: Source | 'unknown',
-    private readonly inputKey: string,
     private readonly inputName: string,
+    readonly unit: LakeUnit,
   ) {}
 
   /** Stages a batch's events and rejected records. */
@@ -133,6 +201,7 @@ export class InputWriter {
     for (const event of batch.events) {
       const row = stagingRow(event);
       if (row.length > MAX_ROW_BYTES) {
+        this.oversized[event.event_class] = (this.oversized[event.event_class] ?? 0) + 1;
         await this.reject({
           source_ref: event.source_ref,
           reason: `event larger than ${MAX_ROW_BYTES} bytes once encoded`,
@@ -156,15 +225,28 @@ export class InputWriter {
     return partition;
   }
 
+  /** Converts a closed staged file and stores it pending, after the previous conversion. */
+  private convertPart(partition: Partition): void {
+    const { date, part, staged } = partition;
+    const previous = this.conversion;
+    this.conversion = previous.then(async () => {
+      const rows = staged.rows;
+      const parquet = await this.lake.convert(staged, `${date}-${part}`);
+      try {
+        this.parts.push({ date, part, staged: await this.unit.stageFile(parquet, rows, `${date}-${part}.parquet`) });
+      } finally {
+        await rm(parquet, { force: true });
+      }
+    });
+    // Surface a failed conversion at the next await rather than as an unhandled rejection.
+    this.conversion.catch(() => {});
+  }
+
   /** Hands a full staged file to conversion (after the previous one finishes) and starts the next. */
   private async roll(partition: Partition): Promise<void> {
     await partition.staged.close();
     await this.conversion;
-    const key = eventsPartKey(this.source, partition.date, this.inputKey, partition.part);
-    const staged = partition.staged;
-    this.conversion = this.lake.storeStaged(staged, key).then((f) => this.files.push(f));
-    // Surface a failed conversion at the next await rather than as an unhandled rejection.
-    this.conversion.catch(() => {});
+    this.convertPart(partition);
     await this.openPartition(partition.date, partition.part + 1);
   }
 
@@ -182,12 +264,18 @@ export class InputWriter {
     this.quarantined++;
   }
 
+  /** Events written so far (oversized ones are quarantined, not counted here). */
+  get eventCount(): number {
+    return this.events;
+  }
+
   /**
-   * Converts and stores everything staged, removes this input's events from compacted files that
-   * hold them from an earlier run, stores the quarantine file and the manifest, and removes files an
-   * earlier run of the same input wrote that this run did not (e.g. fewer rolls).
+   * Converts and stores everything staged, then commits the input as one unit under `inputKey`: its
+   * Parquet files and quarantine file are published, files an earlier run of the same input wrote and
+   * this run did not are removed, its events are taken out of compacted files that hold them from an
+   * earlier run, and its manifest is written. Nothing of the input is visible before this returns.
    */
-  async finish(): Promise<InputManifest> {
+  async finish(inputKey: string, contentSha256?: string): Promise<InputManifest & { commit: UnitCommit }> {
     for (const partition of this.partitions.values()) {
       await partition.staged.close();
       await this.conversion;
@@ -195,47 +283,73 @@ export class InputWriter {
         await partition.staged.discard();
         continue;
       }
-      const key = eventsPartKey(this.source, partition.date, this.inputKey, partition.part);
-      this.conversion = this.lake.storeStaged(partition.staged, key).then((f) => this.files.push(f));
+      this.convertPart(partition);
     }
     await this.conversion;
     this.partitions.clear();
     const storage = this.lake.storage;
+    const once = await dropStoredEvents(
+      this.unit,
+      this.lake.connection,
+      this.lake.staging,
+      this.source,
+      inputKey,
+      this.parts,
+      this.lake.options.parquet,
+    );
+    this.parts = once.parts;
+    this.duplicates = once.dropped;
+    for (const n of Object.values(once.dropped)) this.events -= n;
+    const files: WrittenFile[] = [];
+    for (const p of this.parts) {
+      const key = eventsPartKey(this.source, p.date, inputKey, p.part);
+      this.unit.publish(p.staged, key);
+      files.push({ key, rows: p.staged.rows });
+    }
     // An earlier run's events may since have been compacted into shared files: take them out there.
-    const written = this.files.map((f) => f.key);
-    await removeInputFromCompacted(storage, this.lake.connection, this.lake.staging, this.inputKey, written, this.lake.options.parquet);
+    await removeInputFromCompacted(
+      this.unit,
+      this.lake.connection,
+      this.lake.staging,
+      inputKey,
+      this.parts.map((p) => ({ pending: p.staged.pending, key: eventsPartKey(this.source, p.date, inputKey, p.part) })),
+      this.lake.options.parquet,
+    );
     let quarantineFile: string | null = null;
     if (this.quarantine) {
       await this.quarantine.close();
-      quarantineFile = quarantineKey(this.source, this.firstDate ?? utcDate(this.ingestTime), this.inputKey);
-      await storage.putFile(quarantineFile, this.quarantine.path);
+      quarantineFile = quarantineKey(this.source, this.firstDate ?? utcDate(this.ingestTime), inputKey);
+      await this.unit.putFile(quarantineFile, this.quarantine.path, this.quarantined);
     }
     const manifest: InputManifest = {
       input: this.inputName,
       source: this.source,
-      input_key: this.inputKey,
+      input_key: inputKey,
+      ...(contentSha256 ? { content_sha256: contentSha256 } : {}),
+      unit_id: this.unit.id,
       ingest_time: new Date(this.ingestTime / 1000).toISOString(),
       events: this.events,
       quarantined: this.quarantined,
-      files: this.files.sort((a, b) => a.key.localeCompare(b.key)),
+      files: files.sort((a, b) => a.key.localeCompare(b.key)),
       quarantine_file: quarantineFile,
     };
-    const mKey = manifestKey(this.source, this.inputKey);
+    const mKey = manifestKey(this.source, inputKey);
     const previous = await storage.get(mKey);
     if (previous) {
       const old = JSON.parse(previous.toString('utf8')) as InputManifest;
-      const keep = new Set([...manifest.files.map((f) => f.key), quarantineFile]);
-      for (const f of [...old.files.map((x) => x.key), old.quarantine_file]) if (f && !keep.has(f)) await storage.delete(f);
+      for (const f of [...old.files.map((x) => x.key), old.quarantine_file]) if (f) this.unit.remove(f);
     }
-    await storage.putBytes(mKey, `${JSON.stringify(manifest, null, 2)}\n`);
-    return manifest;
+    this.unit.setState(mKey, `${JSON.stringify(manifest, null, 2)}\n`);
+    const commit = await this.unit.commit();
+    return { ...manifest, commit };
   }
 
-  /** Drops everything staged for this input; nothing of it reaches the lake. */
+  /** Drops everything staged and stored pending for this input; nothing of it reaches the lake. */
   async abort(): Promise<void> {
     await this.conversion.catch(() => {});
     for (const p of this.partitions.values()) await p.staged.discard();
     this.partitions.clear();
     await this.quarantine?.discard();
+    await this.unit.abort();
   }
 }

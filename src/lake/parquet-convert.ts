@@ -39,12 +39,16 @@ function stagedColumn(field: FieldSpec): { staged: string; select: string } {
 /** The fields of a Parquet file as staged: the event's, or another declared set (alerts). */
 export type FieldList = readonly FieldSpec[];
 
-/** A query reading a staged CSV file (see `staging-row.ts`) as rows of the stored types. */
+/**
+ * A query reading a staged CSV file (see `staging-row.ts`) as rows of the stored types. The line ending
+ * is given (`new_line`): left to guess, DuckDB took a carriage return inside the first row's quoted text
+ * for the line ending and failed the whole file.
+ */
 export function stagedSelect(stagedPath: string, fields: FieldList = EVENT_FIELDS): string {
   const columns = fields.map((f) => ({ name: f.name, ...stagedColumn(f) }));
   const columnTypes = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.staged)}`).join(', ');
   return `SELECT ${columns.map((c) => c.select).join(', ')}
-    FROM read_csv(${sqlString(stagedPath)}, header = false, delim = ',', quote = '"', escape = '"',
+    FROM read_csv(${sqlString(stagedPath)}, header = false, delim = ',', quote = '"', escape = '"', new_line = '\\n',
       allow_quoted_nulls = false, strict_mode = true, auto_detect = false, max_line_size = 8388608, buffer_size = 16777216,
       columns = {${columnTypes}})`;
 }

@@ -8,6 +8,7 @@ import {
   AbortMultipartUploadCommand,
   type CompletedPart,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -212,6 +213,60 @@ export class S3Storage implements Storage {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async rename(from: string, to: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(to),
+          CopySource: encodeURI(`${this.bucket}/${this.objectKey(from)}`),
+          ...this.encryption(),
+        }),
+      );
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+    await this.delete(from);
+    return true;
+  }
+
+  /**
+   * Conditional writes for the lake lock (`lake-lock.ts`): stores `body` only when there is no object
+   * (`ifMatch` undefined: `If-None-Match: *`) or when the object's ETag is `ifMatch`. Returns the new
+   * ETag, or null when the condition failed (412, or 409 for a concurrent conditional write).
+   */
+  async putConditional(key: string, body: string, ifMatch?: string): Promise<string | null> {
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Body: Buffer.from(body, 'utf8'),
+          ...(ifMatch === undefined ? { IfNoneMatch: '*' } : { IfMatch: ifMatch }),
+          ...this.encryption(),
+        }),
+      );
+      return out.ETag ?? '';
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return null;
+      throw e;
+    }
+  }
+
+  /** An object's bytes and ETag, or null when there is none. */
+  async getWithEtag(key: string): Promise<{ body: Buffer; etag: string } | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const body = Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      return { body, etag: out.ETag ?? '' };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
   }
 
   async delete(key: string): Promise<void> {

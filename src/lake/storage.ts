@@ -18,6 +18,11 @@ export interface Storage {
   listObjects(prefix: string): Promise<StoredObject[]>;
   /** Copies an object to a local file; false when there is no such object. Streams: memory does not grow with the object. */
   download(key: string, localPath: string): Promise<boolean>;
+  /**
+   * Moves an object to another key (replacing what is there); false when there is no object at `from`.
+   * Local: one rename. S3: a server-side copy, then the source is deleted.
+   */
+  rename(from: string, to: string): Promise<boolean>;
   /** Removes an object; no error when it is absent. */
   delete(key: string): Promise<void>;
   /** A local path of `key` when the lake is a local folder, so DuckDB can read it in place; null otherwise. */

@@ -7,7 +7,8 @@ import { rowEncoderFor } from './staging-row.js';
 /**
  * Writes rows of another declared table (the alerts) into the lake with the same staging and
  * Parquet conversion as events: one file per `event_date` partition, named by the caller's key so
- * that writing the same rows again replaces the file. For small tables written once per run.
+ * that writing the same rows again replaces the file. For small tables written once per run; the
+ * files of one call are one unit of kind `alerts`, published together.
  */
 export async function writeTable<Row extends object>(
   lake: LakeWriter,
@@ -25,11 +26,18 @@ export async function writeTable<Row extends object>(
     byDate.set(date, list);
   }
   const written: WrittenFile[] = [];
-  for (const [date, list] of [...byDate].sort((a, b) => a[0].localeCompare(b[0]))) {
-    const staged = await StagedFile.create(lake.staging, '.csv');
-    for (const row of list) if (staged.add(encode(row))) await staged.drain();
-    await staged.close();
-    written.push(await lake.storeStaged(staged, keyFor(date), fields));
+  const unit = lake.unit('alerts');
+  try {
+    for (const [date, list] of [...byDate].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const staged = await StagedFile.create(lake.staging, '.csv');
+      for (const row of list) if (staged.add(encode(row))) await staged.drain();
+      await staged.close();
+      written.push(await lake.storeStaged(unit, staged, keyFor(date), fields));
+    }
+    await unit.commit();
+  } catch (e) {
+    await unit.abort();
+    throw e;
   }
   return written;
 }

@@ -1,5 +1,6 @@
 import { DasTransientError, type DasUnit, kinesisEventUnits } from '../collectors/das/index.js';
 import { mapOrdered } from '../collectors/das/ordered.js';
+import { writeUnit as commitUnit } from '../pipeline/unit-stage.js';
 import { type Batch, idKey, newBatch, nowMicros, type Rejected } from '../schema/index.js';
 import type { KinesisEventRecord, KinesisStreamEvent } from './events.js';
 import type { Runtime } from './runtime.js';
@@ -94,22 +95,15 @@ async function decodeShard(items: Item[], rt: Runtime, ingestTime: number): Prom
 }
 
 /** Writes a shard's decoded records as one unit, with the alerts they raise; returns files and alerts. */
-async function writeUnit(rt: Runtime, first: DasUnit | null, items: Item[], batch: Batch): Promise<{ files: number; alerts: number }> {
+async function writeShardUnit(rt: Runtime, first: DasUnit | null, items: Item[], batch: Batch): Promise<{ files: number; alerts: number }> {
   const head = items[0];
   const unitKey = first?.key ?? idKey('das', 'kinesis-event', head.shard, head.sequenceNumber ?? '');
   const name = first ? `lambda:${first.ref}` : `lambda:kinesis-event/${head.shard}`;
   const rules = rt.rulesStage();
   let alerts = await rules.observe(batch);
-  const writer = rt.lake.input('das', unitKey, name);
-  try {
-    await writer.write(batch);
-    const manifest = await writer.finish();
-    alerts += await rules.finish(rt.lake, unitKey);
-    return { files: manifest.files.length, alerts };
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
+  const { manifest } = await commitUnit(rt.lake, { source: 'das', name, kind: 'stream', batches: [batch], key: () => unitKey });
+  alerts += await rules.finish(rt.lake, unitKey);
+  return { files: manifest?.files.length ?? 0, alerts };
 }
 
 /** Processes one Kinesis event; returns the partial batch response and a summary. */
@@ -144,7 +138,7 @@ export async function processKinesisBatch(
     const { batch, failedAt, reason } = await decodeShard(items, rt, ingestTime);
     const done = failedAt < 0 ? items : items.slice(0, failedAt);
     if (done.length > 0) {
-      const written = await writeUnit(rt, done.find((i) => i.unit)?.unit ?? null, done, batch);
+      const written = await writeShardUnit(rt, done.find((i) => i.unit)?.unit ?? null, done, batch);
       summary.units++;
       summary.files += written.files;
       summary.alerts += written.alerts;

@@ -1,9 +1,10 @@
 import type { Collector, CollectorContext } from '../collectors/contract.js';
 import { collectorForFormat, detectFormat } from '../collectors/registry.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
-import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js';
+import { type Batch, idKey, nowMicros, rejected, type Source } from '../schema/index.js';
 import { type OpenedInput, openFile } from './open-input.js';
 import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
+import { writeUnit } from './unit-stage.js';
 
 /** Something that sees every batch before it is written (the rules engine). Returns how many alerts it raised. */
 export type BatchObserver = (batch: Batch) => Promise<number> | number;
@@ -20,6 +21,10 @@ export interface IngestOptions {
   onProgress?: (input: OpenedInput, stats: InputStats) => void;
   /** Called after observers have seen everything, before the summary (flush windowed rules). */
   onEnd?: () => Promise<number> | number;
+  /** Aborted to stop the run (SIGINT/SIGTERM): the input being read is rolled back, later ones are not read. */
+  signal?: AbortSignal;
+  /** Unit keys committed in this run, with the input that had them (an identical copy is counted once). */
+  seen?: Map<string, string>;
 }
 
 // Thousands of events cross each stage boundary; a few thousand, not more, so a batch dies young in the
@@ -41,7 +46,24 @@ function sourceOf(collector: Collector): Source {
   return collector.kind as Source;
 }
 
-/** Reads one opened input through its collector and the observers into the lake. */
+/** Thrown inside a unit when the run is asked to stop (SIGINT/SIGTERM): the unit is rolled back. */
+export class StopRequested extends Error {
+  constructor(readonly signal: string) {
+    super(`stopped by ${signal}`);
+  }
+}
+
+/** Reads every byte of an input (so its content hash is complete) without parsing it. */
+async function drain(input: OpenedInput): Promise<void> {
+  for await (const _ of input.bytes);
+}
+
+/** The unit key of a file input: its whole content's hash. */
+export function contentKey(sha256: string): string {
+  return idKey('content', sha256);
+}
+
+/** Reads one opened input through its collector and the observers into the lake, as one unit. */
 export async function ingestInput(
   input: OpenedInput,
   lake: LakeWriter,
@@ -50,19 +72,33 @@ export async function ingestInput(
 ): Promise<{ stats: InputStats; alerts: number }> {
   const stats = newInputStats(input.name);
   let alerts = 0;
+  if (input.head === '' && !input.failure) {
+    await drain(input);
+    if (input.contentBytes() === 0) {
+      // A freshly rotated log: nothing to read is not an error.
+      stats.empty = true;
+      return { stats, alerts };
+    }
+  }
   const picked = pickCollector(input, options.format);
   if (typeof picked === 'string') {
     // Nothing of it can be read: the input is quarantined whole (its head, for a person to look at).
+    await drain(input);
     stats.error = picked;
     stats.records = 1;
     stats.quarantined = 1;
-    const writer = lake.input('unknown', input.key, input.name);
-    await writer.write({ events: [], rejected: [rejected(input.name, picked, input.head.slice(0, 4096))], skipped: {}, records: 1 });
-    await writer.finish();
+    const result = await writeUnit(lake, {
+      source: 'unknown',
+      name: input.name,
+      kind: 'ingest',
+      batches: [{ events: [], rejected: [rejected(input.name, picked, input.head.slice(0, 4096))], skipped: {}, records: 1 }],
+      key: () => contentKey(input.contentSha256()),
+      contentSha256: () => input.contentSha256(),
+    });
+    stats.content_sha256 = result.manifest?.content_sha256 ?? null;
     return { stats, alerts };
   }
   stats.format = picked.format;
-  const writer = lake.input(sourceOf(picked.collector), input.key, input.name);
   const ctx: CollectorContext = {
     ingestTime: nowMicros(),
     batchSize: options.batchSize,
@@ -70,37 +106,79 @@ export async function ingestInput(
   };
   // Counted per input and added to the run's only once the input is durable.
   const counted: Record<string, Record<string, number>> = {};
-  try {
-    for await (const batch of picked.collector.collect(input, picked.format, ctx)) {
-      countBatch(stats, batch, counted);
-      for (const observe of options.observers) alerts += await observe(batch);
-      await writer.write(batch);
-      options.onProgress?.(input, stats);
+  const collected = picked.collector.collect(input, picked.format, ctx);
+  async function* batches(): AsyncIterable<Batch> {
+    for await (const batch of collected) {
+      if (options.signal?.aborted) throw new StopRequested(String(options.signal.reason ?? 'signal'));
+      yield batch;
     }
     if (input.failure) {
       // The bytes after the failure are lost to this run; say where, so the input can be fetched again.
-      const tail = {
+      yield {
         events: [],
         rejected: [rejected(`${input.name}@${input.failure.offset}`, `input ends early: ${input.failure.message}`, '')],
         skipped: {},
         records: 1,
       };
-      countBatch(stats, tail, counted);
-      await writer.write(tail);
     }
-    const manifest = await writer.finish();
-    stats.files = manifest.files.length;
+  }
+  let duplicateOf: string | undefined;
+  try {
+    const result = await writeUnit(lake, {
+      source: sourceOf(picked.collector),
+      name: input.name,
+      kind: 'ingest',
+      batches: batches(),
+      onBatch: async (batch) => {
+        countBatch(stats, batch, counted);
+        for (const observe of options.observers) alerts += await observe(batch);
+        options.onProgress?.(input, stats);
+      },
+      key: () => contentKey(input.contentSha256()),
+      contentSha256: () => input.contentSha256(),
+      shouldCommit: (key) => {
+        duplicateOf = options.seen?.get(key);
+        if (duplicateOf !== undefined) return false;
+        options.seen?.set(key, input.name);
+        return true;
+      },
+    });
+    stats.content_sha256 = input.contentSha256();
+    if (duplicateOf !== undefined) {
+      // The same bytes under another name, already ingested in this run: stored once, counted once.
+      const same = newInputStats(input.name);
+      same.format = picked.format;
+      same.same_content_as = duplicateOf;
+      same.content_sha256 = input.contentSha256();
+      return { stats: same, alerts };
+    }
+    // An event too large to store was counted as an event while read; it is in the quarantine. An event
+    // another input already stored was counted too; it is stored once, and counted as a duplicate.
+    const source = sourceOf(picked.collector);
+    const uncount = (byClass: Record<string, number>) => {
+      let total = 0;
+      for (const [cls, n] of Object.entries(byClass)) {
+        total += n;
+        if (counted[source]?.[cls] !== undefined) counted[source][cls] -= n;
+      }
+      stats.events -= total;
+      return total;
+    };
+    stats.quarantined += uncount(result.oversized);
+    const duplicates = uncount(result.duplicates);
+    if (duplicates > 0) stats.duplicates = duplicates;
+    stats.files = result.manifest?.files.length ?? 0;
   } catch (e) {
     // Nothing of this input reaches the lake; the run goes on with the next one and exits non-zero.
-    await writer.abort();
     const failed = newInputStats(input.name);
     failed.format = picked.format;
     failed.error = (e as Error).message;
+    if (e instanceof StopRequested) failed.interrupted = true;
     return { stats: failed, alerts };
   }
   for (const [source, classes] of Object.entries(counted)) {
     bySource[source] ??= {};
-    for (const [c, n] of Object.entries(classes)) bySource[source][c] = (bySource[source][c] ?? 0) + n;
+    for (const [c, n] of Object.entries(classes)) if (n > 0) bySource[source][c] = (bySource[source][c] ?? 0) + n;
   }
   return { stats, alerts };
 }
@@ -125,7 +203,9 @@ export async function ingestFiles(paths: string[], lake: LakeWriter, options: In
   const inputs: InputStats[] = [];
   const bySource: Record<string, Record<string, number>> = {};
   let alerts = 0;
+  options = { ...options, seen: options.seen ?? new Map() };
   for (const path of paths) {
+    if (options.signal?.aborted) break;
     let input: OpenedInput;
     try {
       input = await openFile(path);
@@ -141,6 +221,7 @@ export async function ingestFiles(paths: string[], lake: LakeWriter, options: In
   }
   let alreadyIngested = 0;
   for (const set of sets) {
+    if (options.signal?.aborted) break;
     const result = await set.ingest(lake, options, bySource);
     inputs.push(...result.inputs);
     alerts += result.alerts;
@@ -148,5 +229,6 @@ export async function ingestFiles(paths: string[], lake: LakeWriter, options: In
   }
   if (options.onEnd) alerts += await options.onEnd();
   const summary = summarize(inputs, bySource, started, alerts);
+  if (options.signal?.aborted) summary.stopped_by = String(options.signal.reason);
   return sets.length > 0 ? { ...summary, already_ingested: alreadyIngested } : summary;
 }

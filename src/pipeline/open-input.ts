@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
@@ -6,8 +6,12 @@ import { createGunzip } from 'node:zlib';
 import { idKey } from '../schema/index.js';
 
 /**
- * Opens an input as a stream of decompressed bytes, with what format detection and idempotent naming
- * need taken from its first bytes: the head text and a content fingerprint. A gzip stream is
+ * Opens an input as a stream of decompressed bytes, with what format detection needs taken from its
+ * first bytes (the head text), and its identity computed while it is read: the SHA-256 of every
+ * decompressed byte, known once the input has been read to its end (`contentSha256()`). That whole-content
+ * hash names the input's files and manifest, so two inputs that differ anywhere never share files.
+ * The head's hash (`key`) still seeds the event ids of formats whose records carry no identity of their
+ * own (RDS stderr without `%c`/`%l`, CloudWatch payloads), since ids are assigned while reading. A gzip stream is
  * recognized by its magic bytes, not its name. A stream that fails midway (a gzip file that ends
  * early) ends the iteration normally and leaves the error in `failure`, so what was read before it
  * is still written and the failure is quarantined with its position.
@@ -22,10 +26,14 @@ export interface OpenedInput {
   name: string;
   /** Decompressed first bytes as text, for format detection. */
   head: string;
-  /** Id key from the fingerprint (first 64 KiB of content), so the same input gets the same ids. */
+  /** Id key from the fingerprint (first 64 KiB of content): seeds event ids of records with no identity of their own. */
   key: string;
   /** Hex SHA-256 of the first 64 KiB of decompressed content. */
   fingerprint: string;
+  /** Hex SHA-256 of the whole decompressed content read; complete once `bytes` has been read to its end. */
+  contentSha256(): string;
+  /** Decompressed bytes read so far (0 for an empty input once read). */
+  contentBytes(): number;
   gzip: boolean;
   /** Size on disk, for progress. */
   size: number;
@@ -38,9 +46,10 @@ export interface OpenedInput {
 }
 
 /** Wraps a readable so errors end the iteration and are kept on `holder.failure`. */
-async function* guarded(first: Buffer[], rest: AsyncIterator<Buffer>, holder: { failure: OpenedInput['failure']; offset: number }) {
+async function* guarded(first: Buffer[], rest: AsyncIterator<Buffer>, holder: Holder) {
   for (const chunk of first) {
     holder.offset += chunk.length;
+    holder.hash.update(chunk);
     yield chunk;
   }
   for (;;) {
@@ -53,8 +62,17 @@ async function* guarded(first: Buffer[], rest: AsyncIterator<Buffer>, holder: { 
     }
     if (next.done) return;
     holder.offset += next.value.length;
+    holder.hash.update(next.value);
     yield next.value;
   }
+}
+
+/** What reading an input accumulates: where a failure happened, and the content hash. */
+interface Holder {
+  failure: OpenedInput['failure'];
+  offset: number;
+  hash: Hash;
+  digest: string | null;
 }
 
 /** Opens a stream (a file's, an S3 object's) the same way. */
@@ -88,7 +106,7 @@ export async function openStream(name: string, raw: Readable, size: number): Pro
   } else {
     source = rawAgain();
   }
-  const holder = { failure: null as OpenedInput['failure'], offset: 0 };
+  const holder: Holder = { failure: null, offset: 0, hash: createHash('sha256'), digest: null };
   const head: Buffer[] = [];
   let headSize = 0;
   while (headSize < HEAD_BYTES) {
@@ -116,6 +134,11 @@ export async function openStream(name: string, raw: Readable, size: number): Pro
     size,
     bytesRead: () => compressedRead,
     bytes,
+    contentSha256() {
+      holder.digest ??= holder.hash.digest('hex');
+      return holder.digest;
+    },
+    contentBytes: () => holder.offset,
     get failure() {
       return holder.failure;
     },

@@ -11,6 +11,16 @@ export interface InputStats {
   files: number;
   /** Why the input could not be read at all, when it could not. */
   error: string | null;
+  /** Hex SHA-256 of the input's whole decompressed content (its identity), once read. */
+  content_sha256?: string | null;
+  /** The input had no bytes at all (counted, not an error). */
+  empty?: boolean;
+  /** The input's content equals an input already ingested in this run (named here): stored once. */
+  same_content_as?: string;
+  /** Events not stored because another input already stored the same record (same event id). */
+  duplicates?: number;
+  /** The run was stopped (SIGINT/SIGTERM) while this input was read: nothing of it was committed. */
+  interrupted?: boolean;
 }
 
 /** The whole run, as printed by `auditlake ingest` (and as one JSON object with `--json`). */
@@ -28,6 +38,14 @@ export interface RunSummary {
   duration_ms: number;
   /** S3 objects skipped because an earlier run ingested them unchanged (runs with S3 inputs only). */
   already_ingested?: number;
+  /** Inputs with no bytes. */
+  empty_inputs: number;
+  /** Events another input had already stored (same record, same event id): stored once, not counted in `events`. */
+  duplicate_events: number;
+  /** Inputs whose content repeats an earlier input of the run (stored once). */
+  same_content_inputs: number;
+  /** The signal that stopped the run early, if one did. */
+  stopped_by?: string;
 }
 
 /** A fresh per-input record. */
@@ -61,6 +79,9 @@ export function summarize(inputs: InputStats[], bySource: Record<string, Record<
     skipped,
     files_written: inputs.reduce((n, i) => n + i.files, 0),
     failed_inputs: inputs.filter((i) => i.error !== null).length,
+    empty_inputs: inputs.filter((i) => i.empty).length,
+    duplicate_events: inputs.reduce((n, i) => n + (i.duplicates ?? 0), 0),
+    same_content_inputs: inputs.filter((i) => i.same_content_as !== undefined).length,
     alerts,
     duration_ms: Math.round(performance.now() - started),
   };

@@ -1,13 +1,15 @@
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { type Batch, idKey, type Source } from '../schema/index.js';
 import type { BatchObserver } from './ingest.js';
+import { writeUnit } from './unit-stage.js';
 
 /**
  * Writes a source that does not end (the proxy, a followed Kinesis stream) in units: batches are
- * gathered until a unit holds `flushEvents` events or is `flushMs` old, then the unit is written as
- * one input of the lake (its own files and manifest) and made durable before the next starts. Only
- * then is its `position` committed, so a crash loses no acknowledged position and replays at most
- * one unit, whose files are overwritten (the unit key derives from its first event id).
+ * gathered until a unit holds `flushEvents` events or is `flushMs` old, then the unit is written
+ * through the unit stage (`unit-stage.ts`) and committed before the next starts, with its checkpoint
+ * in the same commit: a crash before the commit leaves nothing of the unit visible and the checkpoint
+ * where it was, so the replay writes it once; after the commit, neither the unit nor its position is
+ * read again.
  */
 
 /** A batch and, optionally, how far into the source it reaches (committed once durable). */
@@ -24,7 +26,9 @@ export interface StreamOptions<P> {
   flushEvents: number;
   flushMs: number;
   observers: BatchObserver[];
-  /** Called after a unit is durable, with the position it reaches. */
+  /** The checkpoint object for a position, committed atomically with the unit that reaches it. */
+  checkpoint?: (position: P) => { key: string; body: string };
+  /** Called after a unit is committed, with the position it reaches. */
   commit?: (position: P) => Promise<void>;
   /** Combines the positions of a unit's batches (e.g. per-shard maps); default: the last one wins. */
   mergePosition?: (earlier: P, later: P) => P;
@@ -59,21 +63,24 @@ export async function writeStream<P>(
 
   const flush = async () => {
     if (unit.length === 0) return;
-    const first = unit.find((b) => b.events.length > 0)?.events[0]?.event_id ?? unit[0].rejected[0]?.source_ref ?? String(unitStarted);
+    // Named by where its first record was read (shard and sequence number, proxy session and message):
+    // event ids no longer tell deliveries apart (a re-sent record keeps its id), positions do.
+    const first = unit.find((b) => b.events.length > 0)?.events[0]?.source_ref ?? unit[0].rejected[0]?.source_ref ?? String(unitStarted);
     const name = `${options.name}#${first}`;
-    const unitKey = idKey(options.source, first);
-    const writer = lake.input(options.source, unitKey, name);
-    try {
-      for (const batch of unit) await writer.write(batch);
-      const manifest = await writer.finish();
-      totals.units++;
-      options.onUnit?.({ name, events: manifest.events, quarantined: manifest.quarantined, files: manifest.files.length });
-    } catch (e) {
-      await writer.abort();
-      throw e;
-    }
+    const unitKey = idKey(options.source, options.name, first);
+    const reached = position;
+    const { manifest } = await writeUnit(lake, {
+      source: options.source,
+      name,
+      kind: 'stream',
+      batches: unit,
+      key: () => unitKey,
+      state: () => (reached !== undefined && options.checkpoint ? options.checkpoint(reached) : null),
+    });
+    totals.units++;
+    if (manifest) options.onUnit?.({ name, events: manifest.events, quarantined: manifest.quarantined, files: manifest.files.length });
     await options.afterUnit?.(unitKey);
-    if (position !== undefined && options.commit) await options.commit(position);
+    if (reached !== undefined && options.commit) await options.commit(reached);
     position = undefined;
     unit = [];
     unitEvents = 0;

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryLake } from '../../src/cli/commands/query.js';
 import { compactLake, planBins } from '../../src/lake/compact.js';
-import { FAULT_ENV } from '../../src/lake/compaction-journal.js';
 import { DEFAULT_PARQUET } from '../../src/lake/parquet-convert.js';
+import { UNIT_FAULT_ENV } from '../../src/lake/unit.js';
 import { collectFile } from '../support/collect.js';
 import { ingestInto, tempLake } from '../support/lake.js';
 
@@ -16,10 +16,11 @@ async function counts(dir: string): Promise<{ n: string; d: string }> {
   return rows[0] as { n: string; d: string };
 }
 
+/** Distinct events of the inputs: a record in two inputs (the csvlog and jsonlog of one server) has one id and is stored once. */
 async function expectedEvents(paths: string[]): Promise<number> {
-  let n = 0;
-  for (const p of paths) n += (await collectFile(p)).events.length;
-  return n;
+  const ids = new Set<string>();
+  for (const p of paths) for (const e of (await collectFile(p)).events) ids.add(e.event_id);
+  return ids.size;
 }
 
 /** Runs `auditlake compact` in a child process; resolves with its exit code and signal. */
@@ -65,7 +66,7 @@ describe('compaction', () => {
     expect(after).toHaveLength(partitions.size);
     for (const k of after) expect(k).toMatch(/\/part-c[0-9a-f]{16}-0\.parquet$/);
     expect(await counts(lake.dir)).toEqual({ n: String(expected), d: String(expected) });
-    expect(await lake.storage.list('_state/compactions/')).toEqual([]);
+    expect(await lake.storage.list('_state/journal/')).toEqual([]);
     expect((await lake.storage.list('_state/compacted/')).length).toBe(partitions.size);
     // Nothing left to merge: a second run changes nothing.
     expect(await compactLake(lake.storage, compactOptions)).toMatchObject({ partitions_compacted: 0 });
@@ -98,20 +99,30 @@ describe('compaction', () => {
     expect(await compactLake(lake.storage, { ...compactOptions, source: 'das' })).toMatchObject({ partitions: 0 });
   });
 
-  for (const step of ['journal', 'stored-1', 'stored', 'committed', 'deleted-1', 'deleted']) {
+  // Steps of a compaction unit (see src/lake/unit.ts): pending files stored, journal stored, first file
+  // moved into place, everything published (hooks and journal deletion left).
+  for (const step of ['compaction-staged', 'compaction-journal', 'compaction-moved-1', 'compaction-published']) {
     it(`survives SIGKILL after step "${step}": the next run finishes or undoes it`, async () => {
       await ingestInto(lake.dir, [CSV, STDERR], 'auto', 4096);
       const expected = await expectedEvents([CSV, STDERR]);
-      const killed = await compactChild(lake.dir, { [FAULT_ENV]: step });
+      const killed = await compactChild(lake.dir, { [UNIT_FAULT_ENV]: step });
       expect(killed.signal).toBe('SIGKILL');
-      expect((await lake.storage.list('_state/compactions/')).length).toBe(1);
+      const journals = await lake.storage.list('_state/journal/');
+      expect(journals.length).toBe(step === 'compaction-staged' ? 0 : 1);
+      if (step === 'compaction-staged') {
+        expect((await lake.storage.list('_state/pending/')).length).toBeGreaterThan(0);
+        // Before the commit nothing of the compaction is visible.
+        expect((await lake.storage.list('events/')).some((k) => k.includes('/part-c'))).toBe(false);
+        expect(await counts(lake.dir)).toEqual({ n: String(expected), d: String(expected) });
+      }
       // An ingest of another input also recovers; compact then completes.
-      if (step === 'stored') await ingestInto(lake.dir, [JSONLOG]);
+      if (step === 'compaction-journal') await ingestInto(lake.dir, [JSONLOG]);
       const summary = await compactLake(lake.storage, compactOptions);
-      expect(summary.recovered.rolledForward + summary.recovered.rolledBack).toBe(step === 'stored' ? 0 : 1);
-      const total = expected + (step === 'stored' ? await expectedEvents([JSONLOG]) : 0);
+      expect(summary.recovered.rolledForward + summary.recovered.rolledBack).toBe(step === 'compaction-journal' ? 0 : 1);
+      const total = step === 'compaction-journal' ? await expectedEvents([CSV, STDERR, JSONLOG]) : expected;
       expect(await counts(lake.dir)).toEqual({ n: String(total), d: String(total) });
-      expect(await lake.storage.list('_state/compactions/')).toEqual([]);
+      expect(await lake.storage.list('_state/journal/')).toEqual([]);
+      expect(await lake.storage.list('_state/pending/')).toEqual([]);
       const files = (await lake.storage.list('events/')).filter((k) => k.endsWith('.parquet'));
       const indexes = await lake.storage.list('_state/compacted/');
       expect(indexes.map((k) => k.replace('_state/compacted/', '').replace(/\.json$/, '.parquet'))).toEqual(

@@ -137,11 +137,20 @@ describe('bundled Lambda handlers', () => {
       const inputs = (result as { inputs: Record<string, unknown>[] }).inputs;
       expect(inputs).toMatchObject([
         { input: 's3://logs/rds/pg15 log+1.csv', format: 'csvlog', records: 152, events: 111, quarantined: 0, alerts: 16 },
-        { input: 's3://logs/rds/pg13 (old).csv.gz', format: 'csvlog', records: 152, events: 111, quarantined: 0, alerts: 16 },
+        // The PostgreSQL 13 fixture holds the same session lines as the 15 one: stored once, counted as duplicates.
+        {
+          input: 's3://logs/rds/pg13 (old).csv.gz',
+          format: 'csvlog',
+          records: 152,
+          events: 0,
+          duplicates: 111,
+          quarantined: 0,
+          alerts: 16,
+        },
         { input: 'rds/deleted-since.csv', missing: true },
       ]);
       const lake = await copyLake('s3://lake/objects');
-      expect(await lake.events("source = 'pgaudit'")).toEqual({ n: 222, distinct: 222 });
+      expect(await lake.events("source = 'pgaudit'")).toEqual({ n: 111, distinct: 111 });
       expect(await lake.alerts()).toBe(32);
       await lake.cleanup();
     }

@@ -103,7 +103,8 @@ describe('kinesis-das partial batch failures', () => {
     expect(retry.summary).toMatchObject({ records: 2, events: DATA[2].events, quarantined: 1 });
 
     lake = await copyLake(LAKE);
-    const total = firstEvents + (DATA[0].events + 2 * DATA[3].events) + DATA[2].events;
+    // A DAS activity re-sent in another Kinesis record keeps its id (session, statement, position): stored once.
+    const total = firstEvents;
     expect(await lake.events()).toEqual({ n: total, distinct: total });
     expect((await lake.quarantine()).map((q) => q.source_ref.split('/').at(-1))).toEqual(['101', '201']);
     await lake.cleanup();

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type CompactionSummary, compactLake, DEFAULT_TARGET_BYTES } from '../../lake/compact.js';
+import { acquireLakeLock } from '../../lake/lake-lock.js';
 import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
 import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
@@ -9,9 +10,10 @@ const HELP = `Usage: auditlake compact --lake <dir|s3://bucket/prefix> [options]
 Merges small Parquet files so Athena reads few large files instead of many small ones: in each
 partition, files smaller than the target are merged with DuckDB into files of about the target
 size (part-c<id>-<n>.parquet, zstd, sorted by event_time). Row counts are checked before the old
-files are removed. A journal in _state/compactions/ makes it safe to kill at any point: the next
-compact or ingest finishes or undoes an interrupted compaction. Do not run it while an ingest
-writes the same lake.
+files are removed. Each partition's compaction is one unit: its new files become visible and the
+merged ones go in one commit (a journal in _state/journal/), so it is safe to kill at any point:
+the next compact or ingest finishes or undoes it. It takes the lake's lock: while an ingest or
+proxy writes the same lake, compact is refused with the holder's name.
 
 Options:
   --lake <dir|s3://...>   lake root
@@ -59,12 +61,18 @@ export const compactCommand: Command = {
       throw new UsageError(`--source ${values.source}: expected a source name`);
     const targetMb = positiveOption(values['target-mb'], DEFAULT_TARGET_BYTES / 1024 / 1024, '--target-mb');
     const storage = openStorage(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
-    const summary = await compactLake(storage, {
-      targetBytes: Math.round(targetMb * 1024 * 1024),
-      date: values.date,
-      source: values.source,
-      parquet: DEFAULT_PARQUET,
-    });
+    const lock = await acquireLakeLock(storage, 'compact');
+    let summary: CompactionSummary;
+    try {
+      summary = await compactLake(storage, {
+        targetBytes: Math.round(targetMb * 1024 * 1024),
+        date: values.date,
+        source: values.source,
+        parquet: DEFAULT_PARQUET,
+      });
+    } finally {
+      await lock.release();
+    }
     io.out(values.json ? `${JSON.stringify(summary)}\n` : formatCompaction(summary));
     return EXIT.ok;
   },

@@ -14,6 +14,7 @@ import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { progressReporter } from '../progress.js';
 import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
+import { onStopSignal } from '../signals.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
        auditlake ingest --kinesis-stream <name> --out <dir|s3://bucket/prefix> [--from trim-horizon|latest] [--follow] [options]
@@ -49,8 +50,19 @@ ${DAS_HELP}
 
 ${RULES_HELP}
 
+Each input is one unit: its files become visible to queries only once all of it is written (see
+"Lake layout" in the README). An empty input is counted, not an error. An input whose content
+equals one already read in this run is counted once; a record already stored by another input
+(same session and line, or same DAS activity) is stored once and counted as already stored.
+One writer per lake: a second ingest, compact or proxy on the same lake is refused, naming the holder.
+
+SIGINT or SIGTERM stops reading: the input being read is rolled back (nothing of it is visible),
+inputs already committed stay, the summary is printed (also with --json) and the exit status is
+130 (SIGINT) or 143 (SIGTERM).
+
 Exit status: 0 when the run completed (even with quarantined records), 1 when an input could
-not be opened or read (its format not recognized, KMS unreachable, ...), 2 for a usage error.
+not be opened or read (its format not recognized, KMS unreachable, ...), 2 for a usage error,
+130/143 when stopped by SIGINT/SIGTERM.
 `;
 
 /** Files under the given paths (folders read recursively, hidden entries skipped), in sorted order. */
@@ -94,10 +106,16 @@ export function formatSummary(s: RunSummary, out: string): string {
   lines.push(
     `  skipped on purpose: ${skipped.reduce((n, [, v]) => n + v, 0).toLocaleString('en-US')}${skipped.map(([r, n]) => `\n    ${n.toLocaleString('en-US')} ${r}`).join('')}`,
   );
+  if (s.duplicate_events)
+    lines.push(`  already stored by another input (same record, stored once): ${s.duplicate_events.toLocaleString('en-US')}`);
+  if (s.empty_inputs) lines.push(`  empty inputs: ${s.empty_inputs}`);
+  if (s.same_content_inputs) lines.push(`  inputs repeating another input's content (stored once): ${s.same_content_inputs}`);
   if (s.already_ingested !== undefined) lines.push(`  already ingested, unchanged: ${plural(s.already_ingested, 'S3 object')}`);
   if (s.alerts) lines.push(`  alerts raised: ${s.alerts.toLocaleString('en-US')}`);
   lines.push(`  files written: ${s.files_written} under ${out}`);
-  for (const i of s.inputs.filter((x) => x.error)) lines.push(`  FAILED ${i.input}: ${i.error}`);
+  for (const i of s.inputs.filter((x) => x.error && !x.interrupted)) lines.push(`  FAILED ${i.input}: ${i.error}`);
+  for (const i of s.inputs.filter((x) => x.interrupted)) lines.push(`  ROLLED BACK ${i.input}: ${i.error}`);
+  if (s.stopped_by) lines.push(`  stopped by ${s.stopped_by}: later inputs were not read`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -158,11 +176,14 @@ export const ingestCommand: Command = {
       }
     }
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
-    const lake = await LakeWriter.open(storage, {
-      rollBytes: rollMb * 1024 * 1024,
-      parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },
-    });
+    const lake = await LakeWriter.open(
+      storage,
+      { rollBytes: rollMb * 1024 * 1024, parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression } },
+      undefined,
+      { lock: stream ? 'ingest --kinesis-stream' : 'ingest' },
+    );
     const rules = await rulesStageFrom(values);
+    let removeSignals = () => {};
     try {
       if (stream) {
         const result = await ingestKinesis(
@@ -174,6 +195,9 @@ export const ingestCommand: Command = {
         io.out(values.json ? `${JSON.stringify(result)}\n` : `${formatStreamSummary(result, storage.url)}`);
         return EXIT.ok;
       }
+      // SIGINT/SIGTERM: stop reading, roll back the input being read, commit nothing partial, print the summary.
+      const stop = new AbortController();
+      removeSignals = onStopSignal((signal) => stop.abort(signal));
       const progress = io.tty && !values.json ? progressReporter(io) : undefined;
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
@@ -187,14 +211,17 @@ export const ingestCommand: Command = {
           observers: rules ? [rules.observe] : [],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
+          signal: stop.signal,
         },
         s3Inputs.map((url) => s3InputSet(url)),
       );
       progress?.done();
       io.out(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
+      if (summary.stopped_by) return summary.stopped_by === 'SIGINT' ? 130 : 143;
       return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
     } finally {
-      lake.connection.closeSync();
+      removeSignals();
+      await lake.close();
     }
   },
 };

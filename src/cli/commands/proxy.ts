@@ -68,7 +68,7 @@ export const proxyCommand: Command = {
     const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');
     const flushSeconds = positiveOption(values['flush-seconds'], 60, '--flush-seconds');
     const storage = values.out ? openStorage(values.out, '--out') : null;
-    const lake = storage ? await LakeWriter.open(storage) : null;
+    const lake = storage ? await LakeWriter.open(storage, undefined, undefined, { lock: 'proxy' }) : null;
     const writer = values.events ? await openProxyEventsWriter({ dir: values.events }) : null;
 
     let proxy: Awaited<ReturnType<typeof startProxy>>;
@@ -121,7 +121,7 @@ export const proxyCommand: Command = {
     } finally {
       removeSignals();
       await writer?.close();
-      lake?.connection.closeSync();
+      await lake?.close();
     }
     return EXIT.ok;
   },

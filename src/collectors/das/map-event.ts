@@ -9,6 +9,7 @@ import {
   type Batch,
   type EventClass,
   eventId,
+  idKey,
   parseTimestampMicros,
   rejected,
   SCHEMA_VERSION,
@@ -144,6 +145,21 @@ export function eventClassOf(cls: string, command: string, errorCode: string | n
   return 'MISC';
 }
 
+/**
+ * The event's id. An activity event that names its session carries its own identity: the cluster, the
+ * session, the statement and substatement ids and its log time, plus its position in the record's event
+ * list; the id derives from those, so the same activity shipped twice (a re-sent Kinesis record, a
+ * copy in another file) gets the same id. Anything else (heartbeats, events without a session) is
+ * numbered within its Kinesis record.
+ */
+function dasEventId(item: Json, record: Json, unit: RecordUnit, index: number): string {
+  const session = item.sessionId;
+  if ((typeof session !== 'string' && typeof session !== 'number') || session === '') return eventId(unit.key, index);
+  const cluster = typeof record.clusterId === 'string' ? record.clusterId : '';
+  const part = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+  return eventId(idKey('das-event', cluster, session, part(item.statementId), part(item.substatementId), part(item.logTime)), index);
+}
+
 function mapEvent(item: Json, record: Json, unit: RecordUnit, index: number): AuditEvent | string {
   const logTimeText = item.logTime;
   const eventTime = typeof logTimeText === 'string' ? parseTimestampMicros(logTimeText) : null;
@@ -178,7 +194,7 @@ function mapEvent(item: Json, record: Json, unit: RecordUnit, index: number): Au
   if (item.type !== 'record' && item.type !== undefined) extras.type = item.type;
 
   const event: AuditEvent = {
-    event_id: eventId(unit.key, index),
+    event_id: dasEventId(item, record, unit, index),
     schema_version: SCHEMA_VERSION,
     event_time: eventTime,
     ingest_time: unit.ingestTime,

@@ -1,4 +1,4 @@
-import { type AuditEvent, type EventClass, eventId, parseTimestampMicros, type SourceFormat } from '../../schema/index.js';
+import { type AuditEvent, type EventClass, eventId, idKey, parseTimestampMicros, type SourceFormat } from '../../schema/index.js';
 import { AUDIT_PREFIX, type AuditFields, parseAuditMessage } from './audit-message.js';
 import { badNumbers, type LogRecord } from './log-record.js';
 import { parseAuthFailure, parseConnectionAuthorized, parseDisconnection } from './server-messages.js';
@@ -44,9 +44,31 @@ function extras(rec: LogRecord, more: Record<string, string | number | undefined
   return json ? `${json}}` : null;
 }
 
+/** Session keys of recent sessions: a session's lines are many, and hashing is the costly part of an id. */
+const sessionKeys = new Map<string, string>();
+
+/**
+ * The event's id. A csvlog or jsonlog record (and a stderr record whose prefix has `%c` and `%l`) carries
+ * its own identity: its session id (process start time and pid) and its line number within the session,
+ * unique on one server; with the configured cluster and instance, the id derives from those, so the
+ * same record shipped twice in different files (a rotated log and its re-shipped copy) gets the same id.
+ * A record without them is numbered within its input (`ordinal`, under the input's key).
+ */
+function recordEventId(rec: LogRecord, ordinal: number, ctx: MapContext): string {
+  if (rec.sessionId === null || rec.lineNum === null || rec.lineNum < 0) return eventId(ctx.key, ordinal);
+  const name = `${ctx.clusterId ?? ''}\u0000${ctx.instanceId ?? ''}\u0000${rec.sessionId}`;
+  let key = sessionKeys.get(name);
+  if (key === undefined) {
+    key = idKey('pg-session', ctx.clusterId ?? '', ctx.instanceId ?? '', rec.sessionId);
+    if (sessionKeys.size >= 10_000) sessionKeys.clear();
+    sessionKeys.set(name, key);
+  }
+  return eventId(key, rec.lineNum);
+}
+
 function baseEvent(rec: LogRecord, time: number, eventClass: EventClass, ordinal: number, sourceRef: string, ctx: MapContext): AuditEvent {
   return {
-    event_id: eventId(ctx.key, ordinal),
+    event_id: recordEventId(rec, ordinal, ctx),
     schema_version: 1,
     event_time: time,
     ingest_time: ctx.ingestTime,
