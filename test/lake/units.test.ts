@@ -136,9 +136,7 @@ describe('input identity and units', () => {
 
   it('keeps every control character in every text field, in the first row and a later one', async () => {
     const [base] = (await collectFile(CSV)).events;
-    const textFields = EVENT_FIELDS.filter(
-      (f) => f.type === 'string' && f.name !== 'event_id' && f.name !== 'event_class',
-    );
+    const textFields = EVENT_FIELDS.filter((f) => f.type === 'string' && f.name !== 'event_id' && f.name !== 'event_class');
     const writer = await LakeWriter.open(lake.storage);
     const want = new Map<string, AuditEvent>();
     try {
