@@ -68,7 +68,13 @@ export class StagedFile {
   async drain(): Promise<void> {
     if (this.used > 0) this.spill();
     for (const chunk of this.pendingWrites) {
-      await this.handle.write(chunk);
+      // Near a full disk a write can be short rather than fail: write the rest, and call a write that
+      // makes no progress what it is (no space), instead of losing the tail of the chunk.
+      for (let offset = 0; offset < chunk.length; ) {
+        const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset);
+        if (bytesWritten === 0) throw Object.assign(new Error(`ENOSPC: no space left on device, write ${this.path}`), { code: 'ENOSPC' });
+        offset += bytesWritten;
+      }
       this.bytes += chunk.length;
     }
     this.pendingWrites = [];

@@ -32,6 +32,15 @@ export function unitFault(step: string): void {
   if (process.env[UNIT_FAULT_ENV] === step) process.kill(process.pid, 'SIGKILL');
 }
 
+/** Environment variable: the n-th file a process stages fails with ENOSPC (disk-full fault injection). */
+export const ENOSPC_FAULT_ENV = 'AUDITLAKE_FAULT_ENOSPC_AT';
+let stagedFiles = 0;
+
+function injectedDiskFull(path: string): void {
+  if (process.env[ENOSPC_FAULT_ENV] === String(++stagedFiles))
+    throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC' });
+}
+
 const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
 /** A new unit id: UTC start time, host hash and pid (so a later writer can tell a dead owner), random tail. */
@@ -77,6 +86,7 @@ export class LakeUnit {
 
   /** Hashes a local file and stores it in the pending folder (the local file is consumed); publish it with {@link publish}. */
   async stageFile(localPath: string, rows: number, name: string): Promise<StagedObject> {
+    injectedDiskFull(localPath);
     const { sha256, bytes } = await sha256File(localPath);
     const pending = this.pendingKey(name);
     await this.storage.putFile(pending, localPath);

@@ -1,5 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { knownFormats } from '../../collectors/registry.js';
 import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
@@ -65,23 +65,45 @@ not be opened or read (its format not recognized, KMS unreachable, ...), 2 for a
 130/143 when stopped by SIGINT/SIGTERM.
 `;
 
-/** Files under the given paths (folders read recursively, hidden entries skipped), in sorted order. */
-export async function expandPaths(paths: string[]): Promise<string[]> {
+/**
+ * Files under the given paths (folders read recursively, hidden entries skipped), in sorted order. A
+ * folder is entered once (by its real path), so symlink loops end; a file reached twice (named twice,
+ * or through a link) is read once; the lake's own folder (`exclude`) is never read as input. An
+ * unreadable entry is kept, so the pipeline reports it as a failed input with its name and the rest
+ * is still read.
+ */
+export async function expandPaths(paths: string[], exclude?: string): Promise<string[]> {
   const out: string[] = [];
+  const seenDirs = new Set<string>();
+  const seenFiles = new Set<string>();
+  const excluded = exclude ? await realpath(exclude).catch(() => resolve(exclude)) : null;
   const walk = async (path: string): Promise<void> => {
     let s: Awaited<ReturnType<typeof stat>>;
+    let real: string;
     try {
       s = await stat(path);
+      real = await realpath(path);
     } catch {
       out.push(path); // reported as unreadable by the pipeline, with its name
       return;
     }
+    if (excluded && (real === excluded || real.startsWith(`${excluded}${sep}`))) return;
     if (!s.isDirectory()) {
+      if (seenFiles.has(real)) return;
+      seenFiles.add(real);
       out.push(path);
       return;
     }
-    const entries = (await readdir(path)).filter((e) => !e.startsWith('.')).sort();
-    for (const e of entries) await walk(join(path, e));
+    if (seenDirs.has(real)) return;
+    seenDirs.add(real);
+    let entries: string[];
+    try {
+      entries = await readdir(path);
+    } catch {
+      out.push(path); // an unreadable folder: one failed input, the others are read
+      return;
+    }
+    for (const e of entries.filter((x) => !x.startsWith('.')).sort()) await walk(join(path, e));
   };
   for (const p of paths) await walk(p);
   return out;
@@ -202,7 +224,7 @@ export const ingestCommand: Command = {
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
       const summary = await ingestFiles(
-        await expandPaths(local),
+        await expandPaths(local, isS3Url(storage.url) ? undefined : storage.url),
         lake,
         {
           format,
