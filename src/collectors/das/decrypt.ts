@@ -5,6 +5,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { buildClient, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
+import { decryptDasMessage, isDasFastPathMessage } from './esdk-message.js';
 
 /** Key provider namespace and key name Aurora uses for the raw AES wrapping key. */
 export const DAS_KEY_NAMESPACE = 'BC';
@@ -14,7 +15,7 @@ export const DAS_KEY_NAME = 'DataKey';
 // policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT) refuses them with "Configuration conflict".
 const { decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT);
 
-/** The keyring that unwraps ESDK messages of one DAS data key. Build it once per data key. */
+/** The keyring that unwraps ESDK messages of one DAS data key, for the SDK. Build it once per data key. */
 export function keyringFor(dataKey: Uint8Array): RawAesKeyringNode {
   return new RawAesKeyringNode({
     keyNamespace: DAS_KEY_NAMESPACE,
@@ -25,17 +26,47 @@ export function keyringFor(dataKey: Uint8Array): RawAesKeyringNode {
   });
 }
 
-/** The decrypted activity record (still untyped JSON), or why it could not be had. */
-export type ActivityResult = { ok: true; record: unknown } | { ok: false; reason: string };
+/** What decrypts the messages of one DAS data key: the key itself, and the SDK keyring built when first needed. */
+export class DasKeyMaterial {
+  private sdkKeyring: RawAesKeyringNode | undefined;
+  /** `dataKey` is copied: callers may reuse their buffer. */
+  constructor(dataKey: Uint8Array) {
+    this.dataKey = new Uint8Array(dataKey);
+  }
+  readonly dataKey: Uint8Array;
+  /** The SDK keyring of this key, for messages outside the fast path. */
+  keyring(): RawAesKeyringNode {
+    this.sdkKeyring ??= keyringFor(this.dataKey);
+    return this.sdkKeyring;
+  }
+}
 
-/** Decrypts an ESDK message with `keyring`, gunzips and parses it. Never throws. */
-export async function decryptActivity(keyring: RawAesKeyringNode, message: Uint8Array): Promise<ActivityResult> {
-  let plaintext: Buffer;
+/** The plaintext of an ESDK message, or why it could not be had. */
+export type PlaintextResult = { ok: true; plaintext: Buffer } | { ok: false; reason: string };
+
+/**
+ * Decrypts an ESDK message of a DAS data key. Messages of the suite Aurora writes go through the native-crypto
+ * decryptor (`esdk-message.ts`); anything else goes to the SDK, which decides. Never throws.
+ */
+export async function decryptMessage(material: DasKeyMaterial, message: Uint8Array): Promise<PlaintextResult> {
+  const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  if (isDasFastPathMessage(bytes)) {
+    const result = decryptDasMessage(bytes, material.dataKey, { namespace: DAS_KEY_NAMESPACE, name: DAS_KEY_NAME });
+    return result.ok ? result : { ok: false, reason: `ESDK decrypt failed: ${result.reason}` };
+  }
   try {
-    ({ plaintext } = await decrypt(keyring, message));
+    const { plaintext } = await decrypt(material.keyring(), bytes);
+    return { ok: true, plaintext };
   } catch (err) {
     return { ok: false, reason: `ESDK decrypt failed: ${(err as Error).message}` };
   }
+}
+
+/** The decrypted activity record (still untyped JSON), or why it could not be had. */
+export type ActivityResult = { ok: true; record: unknown } | { ok: false; reason: string };
+
+/** Gunzips and parses a decrypted DAS payload. Never throws. */
+export function parseActivity(plaintext: Buffer): ActivityResult {
   let json: string;
   try {
     json = gunzipSync(plaintext).toString('utf8');
@@ -47,4 +78,10 @@ export async function decryptActivity(keyring: RawAesKeyringNode, message: Uint8
   } catch (err) {
     return { ok: false, reason: `decrypted payload is not JSON: ${(err as Error).message}` };
   }
+}
+
+/** Decrypts an ESDK message of a DAS data key, gunzips and parses it. Never throws. */
+export async function decryptActivity(material: DasKeyMaterial, message: Uint8Array): Promise<ActivityResult> {
+  const decrypted = await decryptMessage(material, message);
+  return decrypted.ok ? parseActivity(decrypted.plaintext) : decrypted;
 }
