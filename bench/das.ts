@@ -25,6 +25,7 @@ import { KMS_KEY_ID } from '../fixtures/das/generate-keys.js';
 import { CLUSTER_ID, INSTANCE_ID, SERVER_FIELDS } from '../fixtures/das/sample-records.js';
 import { createDasDecoder, type DasDecoder, type DasUnit } from '../src/collectors/das/decoder.js';
 import { keyringFor } from '../src/collectors/das/decrypt.js';
+import { sharedDecryptPool } from '../src/collectors/das/decrypt-pool.js';
 import { mapOrdered } from '../src/collectors/das/ordered.js';
 import { FsStorage } from '../src/lake/fs-storage.js';
 import { LakeWriter } from '../src/lake/lake-writer.js';
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
     const floor8Rates: number[] = [];
     const ourRates: number[] = [];
     const writeRates: number[] = [];
+    const inThreadRates: number[] = [];
     let kmsCalls = 0;
     const lakeDir = mkdtempSync(join(tmpdir(), 'auditlake-bench-das-'));
     const lake = await LakeWriter.open(new FsStorage(lakeDir));
@@ -228,8 +230,11 @@ async function main(): Promise<void> {
       t = performance.now();
       const written = await collectDas(createDasDecoder({ kms, concurrency: 8 }), lines, 256, lake);
       writeRates.push(written / ((performance.now() - t) / 1000));
+      t = performance.now();
+      const writtenInThread = await collectDas(createDasDecoder({ kms, concurrency: 8, pool: null }), lines, 256, lake);
+      inThreadRates.push(writtenInThread / ((performance.now() - t) / 1000));
       console.log(
-        `run ${r + 1} (records/s): native floor ${Math.round(nativeRates[r])}, SDK ${Math.round(floorRates[r] / events)}, SDK x8 ${Math.round(floor8Rates[r] / events)}, collector ${Math.round(ourRates[r] / events)}, collector + Parquet ${Math.round(writeRates[r] / events)}`,
+        `run ${r + 1} (records/s): native floor ${Math.round(nativeRates[r])}, SDK ${Math.round(floorRates[r] / events)}, SDK x8 ${Math.round(floor8Rates[r] / events)}, collector ${Math.round(ourRates[r] / events)}, collector + Parquet ${Math.round(writeRates[r] / events)} (main thread only ${Math.round(inThreadRates[r] / events)})`,
       );
     }
     const n = median(nativeRates);
@@ -238,6 +243,7 @@ async function main(): Promise<void> {
     const f8 = rec(median(floor8Rates));
     const o = rec(median(ourRates));
     const w = rec(median(writeRates));
+    const wi = rec(median(inThreadRates));
     const row = (label: string, v: number) =>
       console.log(`${label.padEnd(58)} ${String(Math.round(v)).padStart(6)} records/s  ${(v / n).toFixed(2)}x`);
     console.log(`medians of ${runs} runs, ${events} events a record; ratios against the native floor:`);
@@ -245,7 +251,8 @@ async function main(): Promise<void> {
     row('SDK decrypt + gunzip + JSON.parse, sequential', f);
     row('SDK decrypt + gunzip + JSON.parse, 8 in flight', f8);
     row('collector (decrypt + normalize)', o);
-    row('collector + Parquet (the whole DAS ingest)', w);
+    row('collector + Parquet, decrypting on the main thread only', wi);
+    row(`collector + Parquet, ${sharedDecryptPool()?.threads ?? 0} decryption threads (the whole DAS ingest)`, w);
     console.log(`whole DAS ingest / native floor: ${(w / n).toFixed(2)}x (target >= 0.8x); against the SDK floor: ${(w / f).toFixed(2)}x`);
     console.log(`KMS Decrypt calls per run: ${kmsCalls} for ${keyCount} data keys`);
     lake.connection.closeSync();

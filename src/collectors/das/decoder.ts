@@ -11,6 +11,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { type Batch, idKey, MAX_REJECTED_RECORD, newBatch, rejected } from '../../schema/index.js';
 import { DataKeyCache } from './data-key-cache.js';
 import { DasKeyMaterial, decryptActivity } from './decrypt.js';
+import { type DecryptPool, sharedDecryptPool } from './decrypt-pool.js';
 import { parseEnvelope } from './envelope.js';
 import { decryptDataKey, encryptionContextFor, type RetryOptions, resourceIdFromStream } from './kms.js';
 import { type DasFilters, mapDasRecord } from './map-event.js';
@@ -49,6 +50,11 @@ export interface DasDecoderOptions {
   concurrency?: number;
   filters?: Partial<DasFilters>;
   retry?: RetryOptions;
+  /**
+   * Worker threads for decryption: the process-wide pool by default (one thread per core, up to 4;
+   * `AUDITLAKE_DECRYPT_THREADS` overrides), null to decrypt on the calling thread.
+   */
+  pool?: DecryptPool | null;
 }
 
 /** Decodes DAS records into batches. */
@@ -88,6 +94,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     databases: options.filters?.databases,
   };
   let kmsCalls = 0;
+  const pool = options.pool === undefined ? sharedDecryptPool() : options.pool;
 
   function keyFor(resourceId: string, keyText: string, keyBlob: Buffer): Promise<CachedKey> {
     const context = Object.entries(encryptionContextFor(resourceId))[0].join('=');
@@ -106,7 +113,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     if (!unit.resourceId) return 'unknown resource id: configure resourceId, or read a stream named aws-rds-das-<resource id>';
     const key = await keyFor(unit.resourceId, parsed.envelope.key, parsed.envelope.keyBlob);
     if (!key.ok) return key.reason;
-    const activity = await decryptActivity(key.material, parsed.envelope.events);
+    const activity = await decryptActivity(key.material, parsed.envelope.events, pool);
     if (!activity.ok) return activity.reason;
     mapDasRecord(activity.record, { key: unit.key, ref: unit.ref, ingestTime }, filters, piece);
     return null;

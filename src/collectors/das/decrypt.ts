@@ -3,13 +3,16 @@
  * message whose data key is wrapped by a raw AES-256-GCM key (namespace `BC`, name `DataKey`) — the plaintext
  * data key KMS returned. Its body is gzip of the JSON `DatabaseActivityMonitoringRecord`.
  */
-import { gunzipSync } from 'node:zlib';
 import { buildClient, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
-import { decryptDasMessage, isDasFastPathMessage } from './esdk-message.js';
+import type { DecryptPool } from './decrypt-pool.js';
+import { DAS_KEYRING, decryptDasMessage, isDasFastPathMessage } from './esdk-message.js';
+import { type ActivityResult, parsePayload, unzipPayload } from './payload.js';
+
+export type { ActivityResult } from './payload.js';
 
 /** Key provider namespace and key name Aurora uses for the raw AES wrapping key. */
-export const DAS_KEY_NAMESPACE = 'BC';
-export const DAS_KEY_NAME = 'DataKey';
+export const DAS_KEY_NAMESPACE = DAS_KEYRING.namespace;
+export const DAS_KEY_NAME = DAS_KEYRING.name;
 
 // DAS messages use the non-committing signed suite ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384: the default
 // policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT) refuses them with "Configuration conflict".
@@ -51,7 +54,7 @@ export type PlaintextResult = { ok: true; plaintext: Buffer } | { ok: false; rea
 export async function decryptMessage(material: DasKeyMaterial, message: Uint8Array): Promise<PlaintextResult> {
   const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   if (isDasFastPathMessage(bytes)) {
-    const result = decryptDasMessage(bytes, material.dataKey, { namespace: DAS_KEY_NAMESPACE, name: DAS_KEY_NAME });
+    const result = decryptDasMessage(bytes, material.dataKey, DAS_KEYRING);
     return result.ok ? result : { ok: false, reason: `ESDK decrypt failed: ${result.reason}` };
   }
   try {
@@ -62,26 +65,18 @@ export async function decryptMessage(material: DasKeyMaterial, message: Uint8Arr
   }
 }
 
-/** The decrypted activity record (still untyped JSON), or why it could not be had. */
-export type ActivityResult = { ok: true; record: unknown } | { ok: false; reason: string };
-
-/** Gunzips and parses a decrypted DAS payload. Never throws. */
-export function parseActivity(plaintext: Buffer): ActivityResult {
-  let json: string;
-  try {
-    json = gunzipSync(plaintext).toString('utf8');
-  } catch (err) {
-    return { ok: false, reason: `decrypted payload is not gzip: ${(err as Error).message}` };
+/**
+ * Decrypts an ESDK message of a DAS data key, gunzips and parses it. With a pool, fast-path messages are
+ * decrypted on its worker threads; everything else, and everything without a pool, on this thread. Never
+ * throws for a bad message (a failed worker rejects: that is a fault of the process, not of the record).
+ */
+export async function decryptActivity(material: DasKeyMaterial, message: Uint8Array, pool?: DecryptPool | null): Promise<ActivityResult> {
+  if (pool && isDasFastPathMessage(message)) {
+    const text = await pool.decrypt(material.dataKey, message);
+    return text.ok ? parsePayload(text.json) : text;
   }
-  try {
-    return { ok: true, record: JSON.parse(json) };
-  } catch (err) {
-    return { ok: false, reason: `decrypted payload is not JSON: ${(err as Error).message}` };
-  }
-}
-
-/** Decrypts an ESDK message of a DAS data key, gunzips and parses it. Never throws. */
-export async function decryptActivity(material: DasKeyMaterial, message: Uint8Array): Promise<ActivityResult> {
   const decrypted = await decryptMessage(material, message);
-  return decrypted.ok ? parseActivity(decrypted.plaintext) : decrypted;
+  if (!decrypted.ok) return decrypted;
+  const text = unzipPayload(decrypted.plaintext);
+  return text.ok ? parsePayload(text.json) : text;
 }

@@ -53,6 +53,9 @@ export interface RawAesKeyName {
   name: string;
 }
 
+/** The raw AES keyring Aurora wraps each message's data key with: namespace `BC`, key name `DataKey`. */
+export const DAS_KEYRING: RawAesKeyName = { namespace: 'BC', name: 'DataKey' };
+
 /** Outcome of {@link decryptDasMessage}. */
 export type DasMessageResult = { ok: true; plaintext: Buffer } | { ok: false; reason: string };
 
