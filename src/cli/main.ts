@@ -8,6 +8,7 @@ import { queryCommand } from './commands/query.js';
 import { rulesCommand } from './commands/rules.js';
 import { schemaCommand } from './commands/schema.js';
 import { sessionsCommand } from './commands/sessions.js';
+import { verifyCommand } from './commands/verify.js';
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   sessionsCommand,
   proxyCommand,
   compactCommand,
+  verifyCommand,
   schemaCommand,
   rulesCommand,
   huntCommand,

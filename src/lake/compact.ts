@@ -5,6 +5,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { type CompactedIndex, copyTo, indexBody, localCopy, readCompactedIndex, selectEvents } from './compacted-files.js';
 import { type CompactionJournal, faultPoint, type RecoveryResult, recoverCompactions, writeJournal } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
+import type { Signer } from './integrity/signers.js';
+import { UnitRecorder } from './integrity/unit-recorder.js';
 import {
   compactedIndexKey,
   compactedIndexPrefix,
@@ -32,6 +34,8 @@ export interface CompactOptions {
   /** Only this source. */
   source?: string;
   parquet: ParquetOptions;
+  /** Signs each compaction's digest; null or absent: chained but unsigned. */
+  signer?: Signer | null;
 }
 
 export const DEFAULT_TARGET_BYTES = 256 * 1024 * 1024;
@@ -138,9 +142,10 @@ async function compactPartition(
     };
     await writeJournal(storage, journal);
     faultPoint('journal');
+    const recorder = new UnitRecorder(storage, options.signer ?? null);
     for (const p of planned) {
-      await storage.putFile(p.key, p.local);
-      await storage.putBytes(compactedIndexKey(p.key), indexBody(p.index));
+      await recorder.putFile(p.key, p.local);
+      await recorder.putBytes(compactedIndexKey(p.key), indexBody(p.index));
       faultPoint('stored-1');
     }
     const stored = new Set((await storage.list(partition)).concat(await storage.list(compactedIndexPrefix(partition))));
@@ -149,6 +154,15 @@ async function compactPartition(
     faultPoint('stored');
     await writeJournal(storage, { ...journal, state: 'committed' });
     faultPoint('committed');
+    // The digest is the compaction's commit in the chain; recovery appends it when a kill came first.
+    await recorder.commit(
+      'compaction',
+      id,
+      rows,
+      planned.map((p) => ({ key: p.key, rows: p.index.rows })),
+      old,
+    );
+    faultPoint('digested');
     for (const k of old) {
       await storage.delete(k);
       faultPoint('deleted-1');
@@ -163,7 +177,7 @@ async function compactPartition(
 
 /** Compacts the lake's events (optionally one source and/or date), after finishing any interrupted compaction. */
 export async function compactLake(storage: Storage, options: CompactOptions): Promise<CompactionSummary> {
-  const recovered = await recoverCompactions(storage);
+  const recovered = await recoverCompactions(storage, options.signer ?? null);
   const prefix = options.source
     ? options.date
       ? eventsPartition(options.source, options.date)

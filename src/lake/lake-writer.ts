@@ -5,6 +5,9 @@ import { type Batch, EVENT_FIELDS, type FieldSpec, nowMicros, type Rejected, typ
 import { removeInputFromCompacted } from './compacted-files.js';
 import { recoverCompactions } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
+import type { UnitKind } from './integrity/digest-record.js';
+import type { Signer } from './integrity/signers.js';
+import { UnitRecorder } from './integrity/unit-recorder.js';
 import { eventDate, eventsPartKey, manifestKey, quarantineKey } from './layout.js';
 import { convertStagedCsv, DEFAULT_PARQUET, type ParquetOptions } from './parquet-convert.js';
 import { StagedFile } from './staged-file.js';
@@ -16,6 +19,8 @@ export interface LakeWriterOptions {
   /** A partition's Parquet file is rolled when its staged rows reach this many bytes. */
   rollBytes: number;
   parquet: ParquetOptions;
+  /** Signs each unit's digest; null or absent: digests are chained but unsigned. */
+  signer?: Signer | null;
 }
 
 /**
@@ -60,7 +65,8 @@ interface Partition {
  */
 export class LakeWriter {
   private constructor(
-    readonly storage: Storage,
+    /** The lake's storage, recording what each unit writes for its digest (`integrity/`). */
+    readonly storage: UnitRecorder,
     readonly options: LakeWriterOptions,
     private readonly duck: DuckDBConnection,
     private readonly stagingDir: string,
@@ -68,21 +74,21 @@ export class LakeWriter {
 
   /** Opens a writer over a storage, after finishing or undoing any compaction a killed process left behind. */
   static async open(storage: Storage, options: LakeWriterOptions = DEFAULT_LAKE_WRITER, duck?: DuckDBConnection): Promise<LakeWriter> {
-    await recoverCompactions(storage);
+    await recoverCompactions(storage, options.signer ?? null);
     const stagingDir = await storage.stagingDir();
     // One DuckDB thread: conversions run while the next rows are parsed, and parsing is the slower
     // side, so a second thread measured no faster on a 200 MB log and cost about 50 MB more memory.
     return new LakeWriter(
-      storage,
+      new UnitRecorder(storage, options.signer ?? null),
       options,
       duck ?? (await openDuckDb({ memoryLimit: '256MB', threads: 1, tempDirectory: stagingDir })),
       stagingDir,
     );
   }
 
-  /** Starts writing the events of one input, identified by its key. */
-  input(source: Source | 'unknown', inputKey: string, inputName: string): InputWriter {
-    return new InputWriter(this, source, inputKey, inputName);
+  /** Starts writing the events of one input (or stream unit), identified by its key. */
+  input(source: Source | 'unknown', inputKey: string, inputName: string, kind: UnitKind = 'ingest'): InputWriter {
+    return new InputWriter(this, source, inputKey, inputName, kind);
   }
 
   /** Converts a staged file to Parquet and stores it; checks the row count DuckDB reports. */
@@ -126,6 +132,7 @@ export class InputWriter {
     private readonly source: Source | 'unknown',
     private readonly inputKey: string,
     private readonly inputName: string,
+    private readonly kind: UnitKind,
   ) {}
 
   /** Stages a batch's events and rejected records. */
@@ -228,6 +235,8 @@ export class InputWriter {
       for (const f of [...old.files.map((x) => x.key), old.quarantine_file]) if (f && !keep.has(f)) await storage.delete(f);
     }
     await storage.putBytes(mKey, `${JSON.stringify(manifest, null, 2)}\n`);
+    const quarantineRows = quarantineFile ? [{ key: quarantineFile, rows: this.quarantined }] : [];
+    await storage.commit(this.kind, this.inputKey, this.events + this.quarantined, [...manifest.files, ...quarantineRows]);
     return manifest;
   }
 
@@ -237,5 +246,6 @@ export class InputWriter {
     for (const p of this.partitions.values()) await p.staged.discard();
     this.partitions.clear();
     await this.quarantine?.discard();
+    this.lake.storage.discard();
   }
 }

@@ -31,6 +31,11 @@ export const lambdaEnvSchema = z.object({
     .optional()
     .describe('SNS topic alerts are published to, besides the lake.'),
   SSE_KMS_KEY_ID: z.string().min(1).optional().describe('KMS key for SSE-KMS on lake objects; default SSE-S3.'),
+  SIGN_KMS_KEY_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("KMS asymmetric key (SIGN_VERIFY) that signs each unit's digest; default: digests chained, unsigned."),
 });
 
 /** The handlers' configuration. */
@@ -41,6 +46,7 @@ export interface LambdaConfig {
   rulesDir: string;
   alertsTopicArn?: string;
   sseKmsKeyId?: string;
+  signKmsKeyId?: string;
 }
 
 /** The rules folder shipped with the code: beside the bundle (`dist/lambda/<handler>/rules`), or the checkout's. */
@@ -65,5 +71,6 @@ export function loadLambdaConfig(env: Record<string, string | undefined> = proce
     rulesDir: e.RULES_DIR ?? bundledRulesDir(),
     alertsTopicArn: e.ALERTS_TOPIC_ARN,
     sseKmsKeyId: e.SSE_KMS_KEY_ID,
+    signKmsKeyId: e.SIGN_KMS_KEY_ID,
   };
 }

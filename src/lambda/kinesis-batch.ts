@@ -100,7 +100,7 @@ async function writeUnit(rt: Runtime, first: DasUnit | null, items: Item[], batc
   const name = first ? `lambda:${first.ref}` : `lambda:kinesis-event/${head.shard}`;
   const rules = rt.rulesStage();
   let alerts = await rules.observe(batch);
-  const writer = rt.lake.input('das', unitKey, name);
+  const writer = rt.lake.input('das', unitKey, name, 'stream');
   try {
     await writer.write(batch);
     const manifest = await writer.finish();

@@ -1,7 +1,8 @@
 import { tmpdir } from 'node:os';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { createDasDecoder, type DasDecoder } from '../collectors/das/index.js';
-import { LakeWriter } from '../lake/lake-writer.js';
+import { kmsSigner } from '../lake/integrity/signers.js';
+import { DEFAULT_LAKE_WRITER, LakeWriter } from '../lake/lake-writer.js';
 import { S3Storage } from '../lake/s3-storage.js';
 import { createRulesStage, type RulesStage } from '../pipeline/rules-stage.js';
 import { type AlertSink, createSnsSink, loadRules, type Rule } from '../rules/index.js';
@@ -30,7 +31,8 @@ export async function createRuntime(config: LambdaConfig): Promise<Runtime> {
   process.env.HOME ??= tmpdir();
   const storage = new S3Storage(config.lakeUrl, { sseKmsKeyId: config.sseKmsKeyId });
   const rules = await loadRules(config.rulesDir);
-  const lake = await LakeWriter.open(storage);
+  const signer = config.signKmsKeyId ? await kmsSigner(config.signKmsKeyId) : null;
+  const lake = await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer });
   const das = createDasDecoder({ filters: { excludeUsers: new Set(config.dasExcludeUsers) } });
   const sns = config.alertsTopicArn ? new SNSClient({}) : null;
   return {

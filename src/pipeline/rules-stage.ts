@@ -52,13 +52,14 @@ export function createRulesStage(rules: readonly Rule[], options: RulesStageOpti
   };
   const writePending = async (lake: LakeWriter, key: string) => {
     if (unwritten.length === 0) return;
-    await writeTable(
+    const written = await writeTable(
       lake,
       ALERT_FIELDS,
       unwritten,
       (a) => a.alert_time,
       (date) => alertsKey(date, key),
     );
+    await lake.storage.commit('alerts', key, unwritten.length, written);
     unwritten = [];
   };
   return {

@@ -62,7 +62,7 @@ export async function writeStream<P>(
     const first = unit.find((b) => b.events.length > 0)?.events[0]?.event_id ?? unit[0].rejected[0]?.source_ref ?? String(unitStarted);
     const name = `${options.name}#${first}`;
     const unitKey = idKey(options.source, first);
-    const writer = lake.input(options.source, unitKey, name);
+    const writer = lake.input(options.source, unitKey, name, 'stream');
     try {
       for (const batch of unit) await writer.write(batch);
       const manifest = await writer.finish();

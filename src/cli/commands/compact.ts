@@ -3,6 +3,7 @@ import { type CompactionSummary, compactLake, DEFAULT_TARGET_BYTES } from '../..
 import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
 import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
+import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 
 const HELP = `Usage: auditlake compact --lake <dir|s3://bucket/prefix> [options]
 
@@ -19,6 +20,7 @@ Options:
   --source <source>       only this source (pgaudit, das, proxy)
   --target-mb <n>         merge files smaller than n MB into files of about n MB (default: ${DEFAULT_TARGET_BYTES / 1024 / 1024})
   --sse-kms-key <id>      S3 lakes: encrypt new files with this KMS key (default: SSE-S3)
+${SIGN_HELP}
   --json                  print the summary as one JSON object
   -h, --help              show this help
 `;
@@ -50,6 +52,7 @@ export const compactCommand: Command = {
         'target-mb': { type: 'string' },
         'sse-kms-key': { type: 'string' },
         json: { type: 'boolean', default: false },
+        ...SIGN_OPTIONS,
       },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(' ')}`);
@@ -64,6 +67,7 @@ export const compactCommand: Command = {
       date: values.date,
       source: values.source,
       parquet: DEFAULT_PARQUET,
+      signer: await signerFrom(values),
     });
     io.out(values.json ? `${JSON.stringify(summary)}\n` : formatCompaction(summary));
     return EXIT.ok;

@@ -14,6 +14,7 @@ import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { progressReporter } from '../progress.js';
 import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
+import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
        auditlake ingest --kinesis-stream <name> --out <dir|s3://bucket/prefix> [--from trim-horizon|latest] [--follow] [options]
@@ -34,6 +35,7 @@ Options:
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
+${SIGN_HELP}
   -h, --help           show this help
 
 A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESIS honoured):
@@ -132,6 +134,7 @@ export const ingestCommand: Command = {
         'flush-seconds': { type: 'string' },
         ...DAS_OPTIONS,
         ...RULES_OPTIONS,
+        ...SIGN_OPTIONS,
       },
     });
     const stream = values['kinesis-stream'];
@@ -161,6 +164,7 @@ export const ingestCommand: Command = {
     const lake = await LakeWriter.open(storage, {
       rollBytes: rollMb * 1024 * 1024,
       parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },
+      signer: await signerFrom(values),
     });
     const rules = await rulesStageFrom(values);
     try {

@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
 import { openProxyEventsWriter, teeToJsonl } from '../../collectors/proxy-events/index.js';
-import { LakeWriter } from '../../lake/lake-writer.js';
+import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
 import { writeStream } from '../../pipeline/stream.js';
 import { startProxy } from '../../proxy/index.js';
 import type { Batch } from '../../schema/index.js';
 import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
+import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 import { logJson, onStopSignal } from '../signals.js';
 
 const HELP = `Usage: auditlake proxy --listen <host:port> --upstream <host:port> (--out <lake> | --events <dir>) [options]
@@ -29,6 +30,7 @@ Options:
   --flush-events <n>          write a lake unit every n events (default 50000)
   --flush-seconds <s>         ... or every s seconds, whichever comes first (default 60)
   --instance-id <name>        this proxy's name in source_ref and event ids (default: random)
+${SIGN_HELP}
 
 SIGINT or SIGTERM stops accepting clients, lets sessions finish (up to 10 s), writes what was
 recorded and exits 0. Lifecycle and statistics are logged as JSON lines on stdout.
@@ -55,6 +57,7 @@ export const proxyCommand: Command = {
         'flush-events': { type: 'string' },
         'flush-seconds': { type: 'string' },
         'instance-id': { type: 'string' },
+        ...SIGN_OPTIONS,
       },
     });
     if (!values.upstream) throw new UsageError('--upstream <host:port> is required');
@@ -68,7 +71,7 @@ export const proxyCommand: Command = {
     const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');
     const flushSeconds = positiveOption(values['flush-seconds'], 60, '--flush-seconds');
     const storage = values.out ? openStorage(values.out, '--out') : null;
-    const lake = storage ? await LakeWriter.open(storage) : null;
+    const lake = storage ? await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer: await signerFrom(values) }) : null;
     const writer = values.events ? await openProxyEventsWriter({ dir: values.events }) : null;
 
     let proxy: Awaited<ReturnType<typeof startProxy>>;
