@@ -8,7 +8,7 @@ import {
   digestSeq,
   encodeDigest,
   parseDigest,
-  signedBytes,
+  signedMessage,
   type UnitCommit,
 } from './digest-record.js';
 import { sha256Hex } from './file-digest.js';
@@ -64,7 +64,7 @@ export async function appendDigest(storage: Storage, commit: UnitCommit, signer:
     removed: [...new Set(commit.removed)].sort(),
     rows: commit.rows,
   };
-  if (signer) record.signature = await signer.sign(signedBytes(record));
+  if (signer) record.signature = await signer.sign(signedMessage(record));
   const body = encodeDigest(record);
   await storage.putBytes(digestKey(record.seq), body);
   await storage.putBytes(DIGEST_HEAD_KEY, `${JSON.stringify({ seq: record.seq, sha256: sha256Hex(body) })}\n`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { STATE_PREFIX } from '../layout.js';
 import { canonicalJson } from './canonical-json.js';
 
@@ -6,7 +7,7 @@ import { canonicalJson } from './canonical-json.js';
  * compaction, an alerts file) appends one digest: the SHA-256 and size of every object it wrote, the
  * objects it removed, and the SHA-256 of the previous digest, so the digests form one chain per lake.
  * A digest is stored as its canonical JSON (`canonical-json.ts`) under `_state/digests/<seq>.json`;
- * its signature covers the canonical JSON of everything else in it.
+ * its signature covers the SHA-256 of the canonical JSON of everything else in it.
  */
 
 /** Format tag of every digest; a reader refuses any other. */
@@ -90,10 +91,13 @@ export function digestSeq(key: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The bytes a signature covers: the record without its signature, canonical. */
-export function signedBytes(record: DigestRecord): Buffer {
+/**
+ * The message a signature covers: the SHA-256 (32 bytes) of the record's canonical JSON without its
+ * signature. Signing a fixed-size message keeps every digest within KMS's 4096-byte `Sign` limit.
+ */
+export function signedMessage(record: DigestRecord): Buffer {
   const { signature: _, ...unsigned } = record;
-  return Buffer.from(canonicalJson(unsigned), 'utf8');
+  return createHash('sha256').update(canonicalJson(unsigned), 'utf8').digest();
 }
 
 /** The stored form of a digest: canonical JSON and a newline. Its SHA-256 is the next digest's `previous_sha256`. */

@@ -11,7 +11,7 @@ import type { DigestSignature } from './digest-record.js';
 export interface Signer {
   /** For messages: `kms:<arn>` or `ed25519:<fingerprint>`. */
   readonly name: string;
-  /** Signs `message` (a digest's canonical bytes). */
+  /** Signs `message`: the 32-byte SHA-256 of a digest's canonical JSON (`signedMessage`). */
   sign(message: Buffer): Promise<DigestSignature>;
 }
 
@@ -56,7 +56,7 @@ export async function ed25519FileSigner(path: string): Promise<Signer> {
   };
 }
 
-/** KMS signing algorithms in order of preference; KMS signs a SHA-256 digest we compute (`MessageType: DIGEST`). */
+/** KMS signing algorithms in order of preference; each hashes the (32-byte) message with SHA-256 and signs that. */
 const KMS_ALGORITHMS: SigningAlgorithmSpec[] = ['ECDSA_SHA_256', 'RSASSA_PSS_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_256'];
 
 /**
@@ -73,8 +73,8 @@ export async function kmsSigner(keyId: string, client: KMSClient = new KMSClient
       const out = await client.send(
         new SignCommand({
           KeyId: key.arn,
-          Message: createHash('sha256').update(message).digest(),
-          MessageType: 'DIGEST',
+          Message: message,
+          MessageType: 'RAW',
           SigningAlgorithm: algorithm,
         }),
       );

@@ -8,7 +8,7 @@ import {
   digestKey,
   digestSeq,
   parseDigest,
-  signedBytes,
+  signedMessage,
 } from './digest-record.js';
 import { sha256Hex, storedDigest } from './file-digest.js';
 import { signatureValid, type TrustedKey } from './signers.js';
@@ -144,7 +144,7 @@ async function walkChain(
       summary.signed++;
       if (!summary.signing_keys.includes(sig.key_fingerprint)) summary.signing_keys.push(sig.key_fingerprint);
       anchor ??= sig.key_fingerprint;
-      if (!signatureValid(signedBytes(record), sig))
+      if (!signatureValid(signedMessage(record), sig))
         problem('bad-signature', key, 'signature does not verify: the digest was changed after it was signed');
       else if (trusted.size > 0 && !trusted.has(sig.key_fingerprint))
         problem('bad-signature', key, `signed by key ${sig.key_fingerprint.slice(0, 16)}, which is not a trusted key`);
