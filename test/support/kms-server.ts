@@ -192,6 +192,8 @@ const OPERATIONS: Record<string, Handler> = {
     return { Plaintext: plaintext.toString('base64'), KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
   },
   GetPublicKey(keys, req) {
+    // KMS: a symmetric key has no public key to give.
+    if (!keyFor(keys, req.KeyId, 'GetPublicKey').signing) throw new KmsError('UnsupportedOperationException', 'the key is symmetric');
     const { entry, key } = signingKeyFor(keys, req, 'GetPublicKey');
     const der = createPublicKey(key).export({ type: 'spki', format: 'der' });
     return {
