@@ -14,6 +14,12 @@ export interface AuditlakeStackProps extends StackProps {
   lakePrefix: string;
   noncurrentVersionDays: number;
   tieringAfterDays?: number;
+  /** S3 Object Lock on the lake bucket (default off). */
+  objectLock?: { mode: 'compliance' | 'governance'; days: number };
+  /** Expire event, alert and quarantine files after n days (default: kept). */
+  retentionDays?: number;
+  /** A KMS key signs the lake's digests. */
+  signDigests?: boolean;
   /** Folder with one folder per bundled handler (`dist/lambda`). */
   lambdaCodeRoot: string;
   das?: DasSource;
@@ -43,6 +49,9 @@ export class AuditlakeStack extends Stack {
       prefix: props.lakePrefix,
       noncurrentVersionDays: props.noncurrentVersionDays,
       tieringAfterDays: props.tieringAfterDays,
+      objectLock: props.objectLock,
+      retentionDays: props.retentionDays,
+      signDigests: props.signDigests,
     });
     new LakeCatalog(this, 'Catalog', {
       lake: this.lake,
@@ -83,6 +92,8 @@ export class AuditlakeStack extends Stack {
     }
     new CfnOutput(this, 'LakeUrl', { value: this.lake.url });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topicArn });
+    if (this.lake.signingKey)
+      new CfnOutput(this, 'DigestSigningKeyArn', { value: this.lake.signingKey.keyArn, description: 'auditlake verify --kms-key <this>' });
   }
 }
 

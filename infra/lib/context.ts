@@ -24,6 +24,16 @@ export const contextSchema = z
     lakeBucketName: z.string().optional().describe('Name of the lake bucket (default: generated).'),
     lakePrefix: z.string().default(STACK_DEFAULTS.lakePrefix).describe('Lake root inside the bucket.'),
     tieringAfterDays: z.coerce.number().int().positive().optional().describe('Move event files to Intelligent-Tiering after n days.'),
+    objectLockMode: z
+      .enum(['compliance', 'governance'], { error: 'expected compliance or governance' })
+      .optional()
+      .describe('S3 Object Lock on the lake bucket (default: off); needs objectLockDays. Only on a new bucket.'),
+    objectLockDays: z.coerce.number().int().positive().optional().describe('Days every object version is locked.'),
+    retentionDays: z.coerce.number().int().positive().optional().describe('Expire event, alert and quarantine files after n days.'),
+    signDigests: z
+      .enum(['true', 'false'], { error: 'expected true or false' })
+      .default('false')
+      .describe('Create a KMS key (ECC_NIST_P256) the writers sign the digest chain with.'),
     dasStreamArn: arn('kinesis').optional().describe('ARN of the DAS stream aws-rds-das-<resource id>.'),
     dasResourceId: z
       .string()
@@ -48,6 +58,12 @@ export const contextSchema = z
     proxyClientCidrs: list.describe('Networks allowed to reach the proxy (default: the VPC).'),
     privilegedUsers: list.describe('Users whose sessions the privileged-sessions report lists.'),
   })
+  .refine((c) => (c.objectLockMode === undefined) === (c.objectLockDays === undefined), {
+    message: 'objectLockMode and objectLockDays go together',
+  })
+  .refine((c) => c.retentionDays === undefined || c.objectLockDays === undefined || c.retentionDays >= c.objectLockDays, {
+    message: 'retentionDays must be at least objectLockDays: a locked file cannot expire before its lock does',
+  })
   .refine(
     (c) =>
       [c.dasStreamArn, c.dasResourceId, c.dasKmsKeyArn].every((v) => v === undefined) ||
@@ -68,6 +84,9 @@ export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoo
     lakePrefix: c.lakePrefix,
     noncurrentVersionDays: STACK_DEFAULTS.noncurrentVersionDays,
     tieringAfterDays: c.tieringAfterDays,
+    objectLock: c.objectLockMode && c.objectLockDays ? { mode: c.objectLockMode, days: c.objectLockDays } : undefined,
+    retentionDays: c.retentionDays,
+    signDigests: c.signDigests === 'true',
     lambdaCodeRoot,
     das:
       c.dasStreamArn && c.dasResourceId && c.dasKmsKeyArn

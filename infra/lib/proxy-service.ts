@@ -43,6 +43,8 @@ export class ProxyService extends Construct {
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
     const taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     for (const s of props.lake.accessStatements(true)) taskRole.addToPolicy(s);
+    props.lake.grantSigning(taskRole);
+    const sign = props.lake.signingKey ? ['--sign-kms-key', props.lake.signingKey.keyArn] : [];
     const task = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: props.cpu,
       memoryLimitMiB: props.memoryMiB,
@@ -59,7 +61,7 @@ export class ProxyService extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH });
     task.addContainer('proxy', {
       image,
-      command: ['proxy', '--listen', `0.0.0.0:${PROXY_CONTAINER_PORT}`, '--upstream', props.upstream, '--out', props.lake.url],
+      command: ['proxy', '--listen', `0.0.0.0:${PROXY_CONTAINER_PORT}`, '--upstream', props.upstream, '--out', props.lake.url, ...sign],
       environment: { AWS_REGION: Stack.of(this).region, AUDITLAKE_HEALTH_PORT: String(PROXY_CONTAINER_PORT) },
       portMappings: [{ containerPort: PROXY_CONTAINER_PORT, protocol: ecs.Protocol.TCP }],
       stopTimeout: PROXY_STOP_TIMEOUT,

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AuditlakeStack } from '../lib/auditlake-stack.js';
 import { complianceReports } from '../lib/compliance-queries.js';
 import { propsFromContext } from '../lib/context.js';
+import { WRITER_DENIED_ACTIONS } from '../lib/lake-bucket.js';
 import { CONTEXT, ENV, synthesize } from './synth.js';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -143,6 +144,11 @@ describe('IAM', () => {
     const statements = allStatements();
     expect(statements.length).toBeGreaterThan(10);
     for (const { where, statement } of statements) {
+      if (statement.Effect === 'Deny' && !statement.Condition) {
+        // The writers' explicit deny of destroying versions and changing retention (lake-bucket.ts).
+        expect(actions(statement), where).toEqual(WRITER_DENIED_ACTIONS);
+        continue;
+      }
       for (const action of actions(statement)) {
         if (statement.Effect === 'Allow') expect(action, `${where}: ${action}`).not.toContain('*');
         else expect(statement.Condition, `${where}: a deny of ${action}`).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
