@@ -117,6 +117,8 @@ export const verifyCommand: Command = {
         : undefined,
     });
     if (shown) io.err('\r\x1b[K');
+    const files = Object.values(summary.files).reduce((a, b) => a + b, 0);
+    if (summary.digests === 0 && files === 0) throw new Error(`${storage.url}: no digests and no files: not a lake`);
     io.out(values.json ? `${JSON.stringify({ type: 'summary', ...summary })}\n` : formatVerifySummary(summary));
     return summary.clean ? EXIT.ok : EXIT_FOUND;
   },

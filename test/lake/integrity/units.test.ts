@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/main.js';
-import { readHead } from '../../../src/lake/integrity/chain.js';
+import { appendDigest, readHead } from '../../../src/lake/integrity/chain.js';
 import { digestKey, parseDigest } from '../../../src/lake/integrity/digest-record.js';
-import { sha256Hex } from '../../../src/lake/integrity/file-digest.js';
+import { bytesDigest, sha256Hex } from '../../../src/lake/integrity/file-digest.js';
 import { LakeWriter } from '../../../src/lake/lake-writer.js';
 import { writeStream } from '../../../src/pipeline/stream.js';
 import type { Batch } from '../../../src/schema/index.js';
@@ -72,4 +72,27 @@ describe('digests of each kind of unit', () => {
     const run = await cli('verify', '--lake', lake.dir);
     expect(run.out).toContain('verify: clean');
   }, 60_000);
+
+  it('writers racing for the next number each get their own: one linked chain, nothing overwritten', async () => {
+    await mkdir(join(lake.dir, 'alerts'), { recursive: true });
+    const units = Array.from({ length: 12 }, (_, i) => `unit-${i}`);
+    await Promise.all(
+      units.map(async (id) => {
+        const key = `alerts/${id}.parquet`;
+        await writeFile(join(lake.dir, key), id);
+        const written = [{ key, ...bytesDigest(id) }];
+        return appendDigest(
+          lake.storage,
+          { unit_id: id, kind: 'alerts', committed_at: new Date().toISOString(), written, removed: [], rows: 1 },
+          null,
+        );
+      }),
+    );
+    const seen = [];
+    for (let n = 1; n <= units.length; n++) seen.push(parseDigest(await readFile(join(lake.dir, digestKey(n)))).unit_id);
+    expect(seen.sort()).toEqual([...units].sort());
+    const run = await cli('verify', '--lake', lake.dir);
+    expect(run.out).toContain('verify: clean');
+    expect(run.code).toBe(0);
+  });
 });

@@ -245,5 +245,9 @@ describe('auditlake verify (local lake)', () => {
     expect(future.code).toBe(0);
     expect(JSON.parse(future.out.trim().split('\n').at(-1) ?? '')).toMatchObject({ hashed: 0, clean: true });
     expect((await verify(pristine, '--since', 'yesterday')).code).toBe(2);
+    expect((await cli('verify')).code).toBe(2);
+    const none = await verify(join(work, 'no-such-lake'));
+    expect(none.code).toBe(1);
+    expect(none.err).toContain('no digests and no files: not a lake');
   });
 });
