@@ -4,8 +4,9 @@
  * Builds a local lake of `--files` files of `--bytes` random bytes, committed in units of `--per-unit`
  * files, each unit's digest signed with an Ed25519 key (the chain's format, written by the real
  * appender). Then measures, in the same run:
- *  - `auditlake verify --lake <dir> --public-key <key> --json` in a child process (wall time, peak RSS
- *    from /usr/bin/time), at the full size and at a tenth of it, to show how memory grows with files;
+ *  - verify (`verifyLake`, what `auditlake verify --public-key <key>` runs) in a child process that
+ *    times the walk itself (module loading excluded) and reports its peak RSS, at the full size and
+ *    at a tenth of it, to show how memory grows with files;
  *  - the peer: `sha256sum` over the same files (`find | xargs -0 sha256sum`), the floor of hashing them.
  * Prints files/s of both, their ratio, and peak RSS per size.
  */
@@ -19,7 +20,9 @@ import { FsStorage } from '../src/lake/fs-storage.js';
 import { appendDigest } from '../src/lake/integrity/chain.js';
 import type { WrittenObject } from '../src/lake/integrity/digest-record.js';
 import { bytesDigest } from '../src/lake/integrity/file-digest.js';
-import { ed25519FileSigner } from '../src/lake/integrity/signers.js';
+import { ed25519FileSigner, trustedKeyFile } from '../src/lake/integrity/signers.js';
+import type { VerifySummary } from '../src/lake/integrity/verify.js';
+import { verifyLake } from '../src/lake/integrity/verify.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -74,8 +77,9 @@ async function main(): Promise<void> {
       const build = (performance.now() - t) / 1000;
       // Warm the page cache for both tools alike.
       execFileSync('sh', ['-c', `cat $(find ${dir}/events -type f | head -1000) > /dev/null`]);
-      const verify = timed(process.execPath, ['bin/auditlake.js', 'verify', '--lake', dir, '--public-key', key, '--json']);
-      const summary = JSON.parse(verify.stdout.trim().split('\n').at(-1) ?? '{}');
+      const measured = spawnSync(process.execPath, ['--import', 'tsx', 'bench/verify.ts', '--child', dir, key], { encoding: 'utf8' });
+      if (measured.status !== 0) throw new Error(measured.stderr);
+      const { summary, ...verify } = JSON.parse(measured.stdout) as { summary: VerifySummary; seconds: number; maxRssMb: number };
       if (!summary.clean || summary.files.valid !== files)
         throw new Error(`verify did not find ${files} valid files: ${JSON.stringify(summary)}`);
       const peer = timed('sh', ['-c', `find ${dir}/events -type f -print0 | xargs -0 sha256sum > /dev/null`]);
@@ -92,4 +96,15 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** The measured side, in its own process: verify the lake, print time, peak RSS and the summary. */
+async function child(dir: string, key: string): Promise<void> {
+  const trusted = [await trustedKeyFile(key)];
+  const started = performance.now();
+  const summary = await verifyLake(new FsStorage(dir), { trusted, onEvent() {} });
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(JSON.stringify({ seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, summary }));
+}
+
+const at = process.argv.indexOf('--child');
+if (at === -1) await main();
+else await child(process.argv[at + 1], process.argv[at + 2]);
