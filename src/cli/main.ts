@@ -5,6 +5,7 @@ import { huntCommand } from './commands/hunt.js';
 import { ingestCommand } from './commands/ingest.js';
 import { proxyCommand } from './commands/proxy.js';
 import { queryCommand } from './commands/query.js';
+import { reportCommand } from './commands/report.js';
 import { rulesCommand } from './commands/rules.js';
 import { schemaCommand } from './commands/schema.js';
 import { sessionsCommand } from './commands/sessions.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   schemaCommand,
   rulesCommand,
   huntCommand,
+  reportCommand,
 ];
 
 function mainHelp(): string {
