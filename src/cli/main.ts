@@ -1,6 +1,7 @@
 import type { Command, Io } from './command.js';
 import { EXIT, UsageError } from './command.js';
 import { compactCommand } from './commands/compact.js';
+import { exportCommand } from './commands/export.js';
 import { huntCommand } from './commands/hunt.js';
 import { ingestCommand } from './commands/ingest.js';
 import { proxyCommand } from './commands/proxy.js';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   rulesCommand,
   huntCommand,
   reportCommand,
+  exportCommand,
 ];
 
 function mainHelp(): string {

@@ -1,4 +1,6 @@
 import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   type DuckDBConnection,
   DuckDBDateValue,
@@ -43,7 +45,9 @@ export async function assertLake(storage: Storage, option = '--lake'): Promise<v
 /** A DuckDB connection with `audit_events` over the lake, bounded in memory. */
 export async function openLakeSession(storage: Storage): Promise<DuckDBConnection> {
   await assertLake(storage);
-  const connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory: await storage.stagingDir() });
+  // Sorts and aggregations larger than the memory limit spill here (never into the lake, which is only read).
+  const tempDirectory = join(tmpdir(), `auditlake-duckdb-${process.pid}`);
+  const connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });
   try {
     await createEventsView(connection, storage);
   } catch (e) {

@@ -43,7 +43,8 @@ export function stdoutSink(io: Io): TextSink {
     async write(text) {
       if (stdoutClosed) throw new OutputClosed();
       io.out(text);
-      if (out.writableNeedDrain) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+      // once() rejects on 'error': EPIPE while waiting is the reader going away, like a close.
+      if (out.writableNeedDrain) await Promise.race([once(out, 'drain'), once(out, 'close')]).catch(() => {});
       if (stdoutClosed) throw new OutputClosed();
     },
     async close() {},
