@@ -85,13 +85,16 @@ export function eventsPerDayChart(counts: { day: string; eventClass: string; eve
       );
     }
   });
+  // The legend: five classes per line.
   const legend = classes
     .map((cls, i) => {
-      const x = PAD.left + (i % 10) * 84;
-      return `<rect x="${x}" y="${HEIGHT + 4}" width="10" height="10" fill="${CLASS_COLORS[cls] ?? FALLBACK_COLOR}"/><text x="${x + 14}" y="${HEIGHT + 13}" font-size="11">${escapeHtml(cls)}</text>`;
+      const x = PAD.left + (i % 5) * 150;
+      const y = HEIGHT + 4 + Math.floor(i / 5) * 18;
+      return `<rect x="${x}" y="${y}" width="10" height="10" fill="${CLASS_COLORS[cls] ?? FALLBACK_COLOR}"/><text x="${x + 14}" y="${y + 9}" font-size="11">${escapeHtml(cls)}</text>`;
     })
     .join('');
-  return svg('Events per day by class', dayAxes(days, max, 'events') + bars.join('') + legend, HEIGHT + 20);
+  const legendHeight = Math.ceil(classes.length / 5) * 18 + 4;
+  return svg('Events per day by class', dayAxes(days, max, 'events') + bars.join('') + legend, HEIGHT + legendHeight);
 }
 
 /** Bars: one value per day (failed logins). */

@@ -74,8 +74,8 @@ function charts(summary: PlainRow[], topUsers: PlainRow[]): string {
   const users = topUsers.map((r) => ({ user: r.db_user === null ? '(no user)' : String(r.db_user), events: Number(r.events) }));
   if (days.length === 0) return '<p class="desc">No events in this period.</p>';
   return `<h2>Charts</h2>
-<figure>${eventsPerDayChart(counts)}<figcaption>Events per day, by event class.</figcaption></figure>
-<figure>${perDayChart('Failed logins per day', failures, CLASS_COLORS.AUTH_FAILURE, 'failed logins')}<figcaption>Failed logins per day (AUTH_FAILURE events).</figcaption></figure>
+<figure>${eventsPerDayChart(counts)}<figcaption>Events per day (days with events), by event class.</figcaption></figure>
+<figure>${perDayChart('Failed logins per day', failures, CLASS_COLORS.AUTH_FAILURE, 'failed logins')}<figcaption>Failed logins (AUTH_FAILURE events) per day with events.</figcaption></figure>
 <figure>${topUsersChart(users)}<figcaption>The ${users.length} users with the most events.</figcaption></figure>`;
 }
 
