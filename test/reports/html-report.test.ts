@@ -35,9 +35,9 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 function tableRows(name: string): string[][] {
   const table = new RegExp(`<table data-report="${name}">[\\s\\S]*?<tbody>([\\s\\S]*?)</tbody>`).exec(html);
   expect(table, name).not.toBeNull();
-  const unescape = (s: string) =>
+  const unescapeHtml = (s: string) =>
     s.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&amp;', '&');
-  return [...table![1].matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => unescape(c[1])));
+  return [...table![1].matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => unescapeHtml(c[1])));
 }
 
 beforeAll(async () => {
