@@ -17,6 +17,18 @@ export function isDay(text: string): boolean {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
 }
 
+/**
+ * A `--since`/`--until` value as a day: `YYYY-MM-DD`, or `today` / `yesterday` (UTC), which scheduled
+ * runs use. Null when the text is neither.
+ */
+export function resolveDay(text: string, now: Date = new Date()): string | null {
+  if (text === 'today' || text === 'yesterday') {
+    const day = new Date(now.getTime() - (text === 'yesterday' ? 86_400_000 : 0));
+    return day.toISOString().slice(0, 10);
+  }
+  return isDay(text) ? text : null;
+}
+
 /** The two `?` parameters of every report: first and last day. */
 export function periodParams(period: Period): [string, string] {
   return [period.since ?? '0001-01-01', period.until ?? '9999-12-31'];

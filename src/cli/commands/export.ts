@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOURCES, exportOcsfFiles, exportOcsfLines, type OcsfFormat } from '../../export/ocsf/export.js';
 import { OCSF_VERSION } from '../../export/ocsf/map.js';
-import { isDay, type Period } from '../../reports/run.js';
+import { type Period, resolveDay } from '../../reports/run.js';
 import { OutputClosed, stdoutSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
@@ -21,7 +21,7 @@ written as one file per class named after the day, so exporting a day again repl
 Options:
   --lake <dir>              lake root: a folder or s3://bucket/prefix
   --out <dir>               a folder, s3://bucket (the Security Lake bucket), or - for stdout (jsonl)
-  --since <YYYY-MM-DD>      first day (UTC, inclusive; default: the first day with events)
+  --since <YYYY-MM-DD>      first day (UTC, inclusive; or today, yesterday; default: first day)
   --until <YYYY-MM-DD>      last day (UTC, inclusive; default: the last day with events)
   --format parquet|jsonl    default parquet
   --region <region>         region= in the layout and cloud.region (default: AWS_REGION)
@@ -67,11 +67,14 @@ export const exportCommand: Command = {
     if (positionals.length !== 1 || positionals[0] !== 'ocsf') throw new UsageError('give the export format: auditlake export ocsf ...');
     const format = values.format as OcsfFormat;
     if (format !== 'parquet' && format !== 'jsonl') throw new UsageError(`--format ${values.format}: expected parquet or jsonl`);
-    for (const option of ['since', 'until'] as const) {
+    const day = (option: 'since' | 'until') => {
       const v = values[option];
-      if (v !== undefined && !isDay(v)) throw new UsageError(`--${option} ${v}: expected a day, YYYY-MM-DD`);
-    }
-    const period: Period = { since: values.since, until: values.until };
+      if (v === undefined) return undefined;
+      const d = resolveDay(v);
+      if (d === null) throw new UsageError(`--${option} ${v}: expected a day, YYYY-MM-DD (or today, yesterday)`);
+      return d;
+    };
+    const period: Period = { since: day('since'), until: day('until') };
     if (!values.out) throw new UsageError('--out <dir> is required (a folder, s3://bucket/prefix, or - for stdout)');
     const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     const accountId = values['account-id'];

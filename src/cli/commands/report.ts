@@ -3,7 +3,7 @@ import { DEFAULT_REPORT_SETTINGS, findReport, REPORTS, type ReportSettings } fro
 import { type TextFormat, writeRows } from '../../reports/format.js';
 import { writeHtmlReport } from '../../reports/html.js';
 import { openLakeSession } from '../../reports/lake-session.js';
-import { isDay, type Period, runReport } from '../../reports/run.js';
+import { type Period, resolveDay, runReport } from '../../reports/run.js';
 import { fileSink, OutputClosed, stdoutSink, type TextSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
@@ -21,7 +21,7 @@ ${REPORTS.map((r) => `  ${r.name.padEnd(width)}  ${r.description}`).join('\n')}
 
 Options:
   --lake <dir>                 lake root: a folder or s3://bucket/prefix
-  --since <YYYY-MM-DD>         first day of the period (UTC, inclusive; default: the first day with events)
+  --since <YYYY-MM-DD>         first day of the period (UTC, inclusive; or today, yesterday; default: the first day with events)
   --until <YYYY-MM-DD>         last day of the period (UTC, inclusive; default: the last day with events)
   --format <f>                 table (default), csv, json (an array of row objects) or html
   --out <file>                 write to this file instead of stdout
@@ -46,8 +46,10 @@ function wholeOption(value: string | undefined, fallback: number, option: string
 }
 
 function dayOption(value: string | undefined, option: string): string | undefined {
-  if (value !== undefined && !isDay(value)) throw new UsageError(`${option} ${value}: expected a day, YYYY-MM-DD`);
-  return value;
+  if (value === undefined) return undefined;
+  const day = resolveDay(value);
+  if (day === null) throw new UsageError(`${option} ${value}: expected a day, YYYY-MM-DD (or today, yesterday)`);
+  return day;
 }
 
 /** `auditlake report`. */

@@ -32,8 +32,7 @@ export interface OcsfExportOptions {
   sources: { authentication: string; datastore: string };
 }
 
-/** Default custom source names (Security Lake allows at most 20 characters). */
-export const DEFAULT_SOURCES = { authentication: 'auditlake-auth', datastore: 'auditlake-datastore' };
+export { DEFAULT_SOURCES } from './map.js';
 
 /** One file written. */
 export interface OcsfFile {

@@ -28,6 +28,9 @@ export const DATASTORE_ACTIVITY = {
   category_name: 'Application Activity',
 };
 
+/** Default Security Lake custom source names, one per class (Security Lake allows at most 20 characters). */
+export const DEFAULT_SOURCES = { authentication: 'auditlake-auth', datastore: 'auditlake-datastore' };
+
 /** An OCSF event as a plain JSON object. */
 export type OcsfEvent = Record<string, unknown>;
 
