@@ -44,7 +44,7 @@ export function stdoutSink(io: Io): TextSink {
       if (stdoutClosed) throw new OutputClosed();
       io.out(text);
       // once() rejects on 'error': EPIPE while waiting is the reader going away, like a close.
-      if (out.writableNeedDrain) await Promise.race([once(out, 'drain'), once(out, 'close')]).catch(() => {});
+      if (out.writableNeedDrain) await once(out, 'drain').catch(() => {});
       if (stdoutClosed) throw new OutputClosed();
     },
     async close() {},
@@ -61,7 +61,8 @@ export function fileSink(path: string): TextSink {
   return {
     async write(text) {
       if (failure) throw failure;
-      if (!stream.write(text)) await Promise.race([once(stream, 'drain'), once(stream, 'error')]);
+      // once() rejects when the stream emits 'error' while waiting.
+      if (!stream.write(text)) await once(stream, 'drain');
       if (failure) throw failure;
     },
     async close() {

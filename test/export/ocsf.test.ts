@@ -5,11 +5,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { toOcsf } from '../../src/export/ocsf/map.js';
+import { S3Storage } from '../../src/lake/s3-storage.js';
 import { eventToJson } from '../../src/schema/index.js';
 import { eventsArbitrary } from '../rules/event-generator.js';
 import { tempLake } from '../support/lake.js';
 import { checkOcsf, withoutNulls } from '../support/ocsf-check.js';
 import { eventMicros, reportLake } from '../support/report-lake.js';
+import { TestS3 } from '../support/s3.js';
 
 /**
  * The OCSF export: every event maps to a valid OCSF 1.3.0 Authentication or Datastore Activity event
@@ -245,6 +247,47 @@ describe('auditlake export ocsf', () => {
     await cli(args);
     expect(await files(dir, '.parquet')).toEqual(first);
     expect(first).toHaveLength(4);
+  });
+
+  it('writes to S3 (the Security Lake bucket) through the SDK environment', async () => {
+    const s3 = await TestS3.start();
+    try {
+      const r = await cli([
+        'export',
+        'ocsf',
+        '--lake',
+        lake.dir,
+        '--out',
+        's3://lake/sl',
+        '--region',
+        'eu-west-1',
+        '--account-id',
+        '123456789012',
+        '--since',
+        '2024-05-04',
+        '--until',
+        '2024-05-05',
+      ]);
+      expect(r.code, r.err).toBe(0);
+      const keys = await new S3Storage('s3://lake/sl').list('ext/');
+      expect(keys).toEqual([
+        'ext/auditlake-auth/region=eu-west-1/accountId=123456789012/eventDay=20240504/auditlake-20240504.parquet',
+        'ext/auditlake-auth/region=eu-west-1/accountId=123456789012/eventDay=20240505/auditlake-20240505.parquet',
+        'ext/auditlake-datastore/region=eu-west-1/accountId=123456789012/eventDay=20240504/auditlake-20240504.parquet',
+        'ext/auditlake-datastore/region=eu-west-1/accountId=123456789012/eventDay=20240505/auditlake-20240505.parquet',
+      ]);
+      const local = join(out.dir, 'from-s3.parquet');
+      await new S3Storage('s3://lake/sl').download(keys[2], local);
+      const { rows } = await readParquet(local);
+      expect(rows).toHaveLength(
+        lake.events.filter(
+          (e) => e.event_date === '2024-05-04' && !['CONNECT', 'DISCONNECT', 'AUTH_FAILURE'].includes(String(e.event_class)),
+        ).length,
+      );
+      for (const row of rows) expect(checkOcsf(row)).toEqual([]);
+    } finally {
+      await s3.close();
+    }
   });
 
   it('says what is missing', async () => {
