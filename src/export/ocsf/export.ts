@@ -49,7 +49,16 @@ export function ocsfKey(options: OcsfExportOptions, classUid: number, eventDay: 
   return `ext/${source}/region=${options.region}/accountId=${options.accountId}/eventDay=${eventDay}/auditlake-${eventDay}.${ext}`;
 }
 
-const SELECT_EVENTS = 'SELECT * FROM audit_events WHERE event_date BETWEEN ? AND ? ORDER BY event_date, event_time, event_id';
+const SELECT_DAY = 'SELECT * FROM audit_events WHERE event_date = ? ORDER BY event_time, event_id';
+
+/** The days of the period that hold events, in order. */
+async function daysInPeriod(connection: DuckDBConnection, period: Period): Promise<string[]> {
+  const reader = await connection.runAndReadAll(
+    'SELECT DISTINCT event_date FROM audit_events WHERE event_date BETWEEN ? AND ? ORDER BY event_date',
+    periodParams(period),
+  );
+  return reader.getRowObjectsJson().map((r) => String(r.event_date));
+}
 
 /** Converts a staged JSON-lines file of one class to Parquet, sorted by time; returns the rows written. */
 async function toParquet(connection: DuckDBConnection, staged: string, target: string, classUid: number): Promise<number> {
@@ -71,12 +80,12 @@ export async function exportOcsfFiles(lake: Storage, out: Storage, options: Ocsf
   const cloud: CloudContext = { region: options.region, accountId: options.accountId };
   const files: OcsfFile[] = [];
   const open = new Map<number, { sink: TextSink; path: string; rows: number }>();
-  let day: string | null = null;
+  let day = '';
 
   const finishDay = async () => {
     for (const [classUid, staged] of open) {
       await staged.sink.close();
-      const eventDay = day!.replaceAll('-', '');
+      const eventDay = day.replaceAll('-', '');
       const key = ocsfKey(options, classUid, eventDay);
       if (options.format === 'parquet') {
         const target = `${staged.path}.parquet`;
@@ -93,25 +102,32 @@ export async function exportOcsfFiles(lake: Storage, out: Storage, options: Ocsf
   };
 
   try {
-    const stream = await streamRows(connection, SELECT_EVENTS, periodParams(options.period));
-    for await (const rows of stream.batches) {
-      for (const row of rows) {
-        if (row.event_date !== day) {
-          if (day !== null) await finishDay();
-          day = String(row.event_date);
+    // Day by day: each query reads one partition, and only that day is sorted.
+    for (const eventDay of await daysInPeriod(connection, options.period)) {
+      day = eventDay;
+      const stream = await streamRows(connection, SELECT_DAY, [eventDay]);
+      for await (const rows of stream.batches) {
+        // One write per class and chunk, not per row.
+        const text = new Map<number, string[]>();
+        for (const row of rows) {
+          const classUid = isAuthentication(row) ? AUTHENTICATION.class_uid : DATASTORE_ACTIVITY.class_uid;
+          const lines = text.get(classUid) ?? [];
+          if (lines.length === 0) text.set(classUid, lines);
+          lines.push(JSON.stringify(toOcsf(row, cloud)));
         }
-        const classUid = isAuthentication(row) ? AUTHENTICATION.class_uid : DATASTORE_ACTIVITY.class_uid;
-        let staged = open.get(classUid);
-        if (!staged) {
-          const path = join(staging, `ocsf-${process.pid}-${classUid}-${day}.jsonl`);
-          staged = { sink: fileSink(path), path, rows: 0 };
-          open.set(classUid, staged);
+        for (const [classUid, lines] of text) {
+          let staged = open.get(classUid);
+          if (!staged) {
+            const path = join(staging, `ocsf-${process.pid}-${classUid}-${eventDay}.jsonl`);
+            staged = { sink: fileSink(path), path, rows: 0 };
+            open.set(classUid, staged);
+          }
+          staged.rows += lines.length;
+          await staged.sink.write(`${lines.join('\n')}\n`);
         }
-        staged.rows++;
-        await staged.sink.write(`${JSON.stringify(toOcsf(row, cloud))}\n`);
       }
+      await finishDay();
     }
-    if (day !== null) await finishDay();
     return files;
   } finally {
     for (const staged of open.values()) await staged.sink.close().catch(() => {});
@@ -128,10 +144,12 @@ export async function exportOcsfLines(lake: Storage, sink: TextSink, period: Per
   const connection = await openLakeSession(lake);
   let count = 0;
   try {
-    const stream = await streamRows(connection, SELECT_EVENTS, periodParams(period));
-    for await (const rows of stream.batches) {
-      await sink.write(rows.map((row) => `${JSON.stringify(toOcsf(row, cloud))}\n`).join(''));
-      count += rows.length;
+    for (const day of await daysInPeriod(connection, period)) {
+      const stream = await streamRows(connection, SELECT_DAY, [day]);
+      for await (const rows of stream.batches) {
+        await sink.write(rows.map((row) => `${JSON.stringify(toOcsf(row, cloud))}\n`).join(''));
+        count += rows.length;
+      }
     }
     return count;
   } finally {
