@@ -14,7 +14,8 @@ const ofType = (resources: Resources, type: string) => Object.values(resources).
 const BASE = { ...CONTEXT, proxyUpstream: '', proxyImageRepository: 'auditlake', proxyImageTag: '1.0.0' };
 delete (BASE as Record<string, string>).proxyUpstream;
 
-describe('OCSF export', () => {
+// Each case synthesizes the whole stack (tens of seconds on a loaded machine).
+describe('OCSF export', { timeout: 240_000 }, () => {
   it('is off by default', () => {
     const resources = resourcesOf(BASE);
     expect(ofType(resources, 'AWS::Events::Rule')).toHaveLength(0);
