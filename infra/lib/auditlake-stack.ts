@@ -6,6 +6,7 @@ import type { Construct } from 'constructs';
 import { LakeCatalog } from './catalog.js';
 import { type DasSource, IngestFunctions } from './ingest-functions.js';
 import { LakeBucket } from './lake-bucket.js';
+import { OcsfExport, type OcsfExportProps } from './ocsf-export.js';
 import { ProxyService, type ProxyServiceProps } from './proxy-service.js';
 
 /** Everything one deployment is configured with. */
@@ -26,6 +27,8 @@ export interface AuditlakeStackProps extends StackProps {
   logGroups: string[];
   logsBucket?: { name: string; prefix: string };
   proxy?: Omit<ProxyServiceProps, 'vpc' | 'lake'> & { vpcId?: string };
+  /** The daily OCSF export (and optional Security Lake custom sources). */
+  ocsfExport?: Omit<OcsfExportProps, 'vpc' | 'lake'>;
   databaseName: string;
   workGroupName: string;
   privilegedUsers: string[];
@@ -41,6 +44,7 @@ export class AuditlakeStack extends Stack {
   readonly alerts: sns.Topic;
   readonly ingest: IngestFunctions;
   readonly proxy?: ProxyService;
+  readonly ocsfExport?: OcsfExport;
 
   constructor(scope: Construct, id: string, props: AuditlakeStackProps) {
     super(scope, id, props);
@@ -74,11 +78,13 @@ export class AuditlakeStack extends Stack {
       logGroups: props.logGroups,
       logsBucket: props.logsBucket,
     });
+    let proxyVpc: ec2.IVpc | undefined;
     if (props.proxy) {
       const { vpcId, ...proxy } = props.proxy;
       const vpc = vpcId
         ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId })
         : new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 1, restrictDefaultSecurityGroup: true });
+      proxyVpc = vpc;
       this.proxy = new ProxyService(this, 'Proxy', {
         ...proxy,
         vpc,
@@ -89,6 +95,18 @@ export class AuditlakeStack extends Stack {
         value: this.proxy.loadBalancer.loadBalancerDnsName,
         description: 'Point clients here (port 5432)',
       });
+    }
+    if (props.ocsfExport) {
+      // The export task only needs S3: without the proxy's VPC it runs in public subnets, no NAT gateway.
+      const vpc =
+        proxyVpc ??
+        new ec2.Vpc(this, 'ExportVpc', {
+          maxAzs: 2,
+          natGateways: 0,
+          subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
+          restrictDefaultSecurityGroup: true,
+        });
+      this.ocsfExport = new OcsfExport(this, 'OcsfExport', { ...props.ocsfExport, vpc, lake: this.lake });
     }
     new CfnOutput(this, 'LakeUrl', { value: this.lake.url });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topicArn });

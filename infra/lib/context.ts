@@ -57,6 +57,20 @@ export const contextSchema = z
     proxyDesiredCount: z.coerce.number().int().min(0).default(2),
     proxyClientCidrs: list.describe('Networks allowed to reach the proxy (default: the VPC).'),
     privilegedUsers: list.describe('Users whose sessions the privileged-sessions report lists.'),
+    ocsfExportOut: z
+      .string()
+      .regex(/^s3:\/\/[^/]+/, 'expected s3://bucket[/prefix]')
+      .optional()
+      .describe('Export yesterday as OCSF to this S3 location every day (e.g. the Security Lake bucket); off when absent.'),
+    ocsfExportSchedule: z.string().default('cron(15 0 * * ? *)').describe('EventBridge schedule of the OCSF export (UTC).'),
+    securityLakeCustomSources: z
+      .enum(['true', 'false'])
+      .default('false')
+      .describe('Register the OCSF classes as Security Lake custom sources (needs ocsfExportOut and securityLakeExternalId).'),
+    securityLakeExternalId: z.string().optional().describe('External id the Security Lake provider roles require.'),
+  })
+  .refine((c) => c.securityLakeCustomSources === 'false' || (c.ocsfExportOut && c.securityLakeExternalId), {
+    message: 'securityLakeCustomSources=true needs ocsfExportOut and securityLakeExternalId',
   })
   .refine((c) => (c.objectLockMode === undefined) === (c.objectLockDays === undefined), {
     message: 'objectLockMode and objectLockDays go together',
@@ -115,6 +129,14 @@ export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoo
       : undefined,
     databaseName: STACK_DEFAULTS.databaseName,
     workGroupName: STACK_DEFAULTS.workGroupName,
+    ocsfExport: c.ocsfExportOut
+      ? {
+          out: c.ocsfExportOut,
+          schedule: c.ocsfExportSchedule,
+          image: c.proxyImageRepository ? { repositoryName: c.proxyImageRepository, tag: c.proxyImageTag } : { directory: REPO_ROOT },
+          securityLake: c.securityLakeCustomSources === 'true' ? { externalId: c.securityLakeExternalId! } : undefined,
+        }
+      : undefined,
     privilegedUsers: c.privilegedUsers.length > 0 ? c.privilegedUsers : [...STACK_DEFAULTS.privilegedUsers],
     bytesScannedCutoffPerQuery: STACK_DEFAULTS.bytesScannedCutoffPerQuery,
   };

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_REPORT_SETTINGS, REPORTS } from '../../src/reports/definitions.js';
 import { AuditlakeStack } from '../lib/auditlake-stack.js';
-import { complianceReports } from '../lib/compliance-queries.js';
 import { propsFromContext } from '../lib/context.js';
 import { WRITER_DENIED_ACTIONS } from '../lib/lake-bucket.js';
 import { CONTEXT, ENV, synthesize } from './synth.js';
@@ -210,7 +210,9 @@ describe('catalog', () => {
       flat((wg.WorkGroupConfiguration as { ResultConfiguration: { OutputLocation: unknown } }).ResultConfiguration.OutputLocation),
     ).toBe(`s3://<${bucketRef()}>/athena-results/`);
     const queries = ofType('AWS::Athena::NamedQuery').map(([, p]) => [p.Name, p.QueryString]);
-    expect(queries).toEqual(complianceReports(['postgres', 'rdsadmin']).map((r) => [r.name, r.sql]));
+    // The saved queries are the report definitions in their Athena form, one per report.
+    const settings = { ...DEFAULT_REPORT_SETTINGS, privilegedUsers: ['postgres', 'rdsadmin'] };
+    expect(queries).toEqual(REPORTS.map((r) => [`auditlake-${r.name}`, r.sql('athena', settings)]));
   });
 });
 

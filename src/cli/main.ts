@@ -1,10 +1,12 @@
 import type { Command, Io } from './command.js';
 import { EXIT, UsageError } from './command.js';
 import { compactCommand } from './commands/compact.js';
+import { exportCommand } from './commands/export.js';
 import { huntCommand } from './commands/hunt.js';
 import { ingestCommand } from './commands/ingest.js';
 import { proxyCommand } from './commands/proxy.js';
 import { queryCommand } from './commands/query.js';
+import { reportCommand } from './commands/report.js';
 import { rulesCommand } from './commands/rules.js';
 import { schemaCommand } from './commands/schema.js';
 import { sessionsCommand } from './commands/sessions.js';
@@ -21,6 +23,8 @@ export const COMMANDS: readonly Command[] = [
   schemaCommand,
   rulesCommand,
   huntCommand,
+  reportCommand,
+  exportCommand,
 ];
 
 function mainHelp(): string {
