@@ -70,5 +70,6 @@ export function formatRulesReport(r: RulesReport): string[] {
     lines.push(
       `  catch-up over the lake: ${r.caught_up_rules} rule(s), ${r.caught_up_alerts.toLocaleString('en-US')} alert(s) found, ${r.superseded_alerts.toLocaleString('en-US')} streamed alert(s) superseded`,
     );
+  if (r.catch_up_error) lines.push(`  catch-up over the lake not run: ${r.catch_up_error} (run auditlake hunt over the lake instead)`);
   return lines;
 }

@@ -46,6 +46,8 @@ export interface RulesReport {
   superseded_alerts: number;
   /** Rules whose late groups overflowed the ledger, re-evaluated for every group. */
   widened_rules: number;
+  /** Why the catch-up pass could not run (e.g. an S3 lake where DuckDB has no httpfs); the streamed alerts stand. */
+  catch_up_error?: string;
 }
 
 /** Options of the rules stage. */
@@ -107,10 +109,18 @@ export function createRulesStage(rules: readonly Rule[], options: RulesStageOpti
   const caughtUp = async (lake: LakeWriter, key: string): Promise<Alert[]> => {
     const ledger = engine.lateScopes();
     if (ledger.size === 0) return [];
-    const run = await lakeRuleRunner(lake.connection, lake.storage);
-    const result = await catchUp(rules, ledger, raised, run, (ids) =>
-      storedAlertIds(lake.connection, lake.storage, ids, `part-${key}.parquet`),
-    );
+    let result: Awaited<ReturnType<typeof catchUp>>;
+    try {
+      const run = await lakeRuleRunner(lake.connection, lake.storage);
+      result = await catchUp(rules, ledger, raised, run, (ids) =>
+        storedAlertIds(lake.connection, lake.storage, ids, `part-${key}.parquet`),
+      );
+    } catch (e) {
+      // The ingest itself succeeded: keep its alerts and say what was not re-evaluated (`auditlake hunt` can, later).
+      report.catch_up_error = (e as Error).message;
+      for (const a of raised) a.superseded = false;
+      return [];
+    }
     report.caught_up_rules = result.rules;
     report.caught_up_alerts = result.found.length;
     report.superseded_alerts = result.superseded;
