@@ -16,37 +16,13 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { ensureCsvlog } from './generate-csvlog.js';
 import { median, runMeasured } from './lib/measure.js';
+import { piecesReversed } from './lib/pieces.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-
-const PIECES = 8;
-
-/** Cuts a csvlog into `PIECES` files at record starts, named so that the last piece is read first. */
-async function piecesReversed(path: string, bytes: number, dir: string): Promise<void> {
-  mkdirSync(dir);
-  const per = bytes / PIECES;
-  let piece = 0;
-  let written = 0;
-  const open = (p: number) => createWriteStream(join(dir, `piece-${String(PIECES - 1 - p).padStart(2, '0')}.csv`));
-  let out = open(0);
-  const record = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/;
-  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY })) {
-    if (written > per * (piece + 1) && piece < PIECES - 1 && record.test(line)) {
-      out.end();
-      await once(out, 'close');
-      out = open(++piece);
-    }
-    if (!out.write(`${line}\n`)) await once(out, 'drain');
-    written += line.length + 1;
-  }
-  out.end();
-  await once(out, 'close');
 }
 
 type Mode = 'off' | 'on';
