@@ -11,7 +11,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `auditlake`.`audit_alerts` (
   `group_key`    string COMMENT 'Values of the rule group_by fields as `field=value` joined by commas; empty when ungrouped.',
   `event_count`  bigint COMMENT 'Number of events behind the alert (the length of event_ids).',
   `event_ids`    array<string> COMMENT 'event_id of each event behind the alert, in event time order.',
-  `details`      string COMMENT 'Rule kind and settings, as a JSON object text.'
+  `details`      string COMMENT 'Rule kind and settings, as a JSON object text.',
+  `origin`       string COMMENT 'How the alert was found: stream (raised on ingest as its events passed), catch-up (found after the ingest by re-evaluating over the lake what late events touched) or hunt (auditlake hunt).',
+  `superseded`   boolean COMMENT 'True for a streamed alert that re-evaluation over the lake found does not hold as raised (an event that arrived late displaced it); kept because it was delivered. The current alerts are those with superseded = false.'
 )
 PARTITIONED BY (
   `event_date` string

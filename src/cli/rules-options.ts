@@ -1,4 +1,4 @@
-import { createRulesStage, type RulesStage } from '../pipeline/rules-stage.js';
+import { createRulesStage, type RulesReport, type RulesStage } from '../pipeline/rules-stage.js';
 import {
   type AlertSink,
   createJsonlSink,
@@ -24,7 +24,9 @@ export const RULES_OPTIONS = {
 export const RULES_HELP = `Alert rules (evaluated on every event as it passes; alerts go to <out>/alerts/ and audit_alerts):
   --rules <dir|file>       YAML rules to run, e.g. rules (the built-in pack in a checkout)
   --rules-params <file>    parameter overrides: params: {<rule id>: {<param>: value}}
-  --lateness <duration>    out-of-order event time tolerated by windowed rules (default 1m)
+  --lateness <duration>    out-of-order event time tolerated within one input by windowed rules
+                           (default 1m); events later than that, or older than an input read
+                           before them, are re-evaluated over the lake after the run (catch-up)
   --alerts-jsonl <file|->  also write alerts as JSON lines to a file or stdout (-)
   --sns-topic <arn>        also publish alerts to an SNS topic (AWS_REGION, AWS_ENDPOINT_URL_SNS honoured)
   --webhook <url>          also post alerts to a Slack-compatible webhook (retried with backoff)`;
@@ -55,4 +57,19 @@ export async function rulesStageFrom(values: RulesValues): Promise<RulesStage | 
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** The human lines of a run's {@link RulesReport} (empty when nothing arrived late). */
+export function formatRulesReport(r: RulesReport): string[] {
+  const lines: string[] = [];
+  if (r.late_events || r.forced_releases || r.evicted_groups)
+    lines.push(
+      `  late events: ${r.late_events.toLocaleString('en-US')} (released early: ${r.forced_releases.toLocaleString('en-US')}, groups evicted: ${r.evicted_groups.toLocaleString('en-US')})`,
+    );
+  if (r.caught_up_rules)
+    lines.push(
+      `  catch-up over the lake: ${r.caught_up_rules} rule(s), ${r.caught_up_alerts.toLocaleString('en-US')} alert(s) found, ${r.superseded_alerts.toLocaleString('en-US')} streamed alert(s) superseded`,
+    );
+  if (r.catch_up_error) lines.push(`  catch-up over the lake not run: ${r.catch_up_error} (run auditlake hunt over the lake instead)`);
+  return lines;
 }

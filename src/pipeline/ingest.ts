@@ -5,8 +5,8 @@ import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js
 import { type OpenedInput, openFile } from './open-input.js';
 import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
 
-/** Something that sees every batch before it is written (the rules engine). Returns how many alerts it raised. */
-export type BatchObserver = (batch: Batch) => Promise<number> | number;
+/** Something that sees every batch before it is written (the rules engine), with the name of its input. Returns how many alerts it raised. */
+export type BatchObserver = (batch: Batch, input?: string) => Promise<number> | number;
 
 /** Options of an ingest run. */
 export interface IngestOptions {
@@ -73,7 +73,7 @@ export async function ingestInput(
   try {
     for await (const batch of picked.collector.collect(input, picked.format, ctx)) {
       countBatch(stats, batch, counted);
-      for (const observe of options.observers) alerts += await observe(batch);
+      for (const observe of options.observers) alerts += await observe(batch, input.name);
       await writer.write(batch);
       options.onProgress?.(input, stats);
     }

@@ -1,4 +1,5 @@
 import type { Batch, Source } from '../schema/index.js';
+import type { RulesReport } from './rules-stage.js';
 
 /** What happened to one input. */
 export interface InputStats {
@@ -28,6 +29,8 @@ export interface RunSummary {
   duration_ms: number;
   /** S3 objects skipped because an earlier run ingested them unchanged (runs with S3 inputs only). */
   already_ingested?: number;
+  /** Late events and the catch-up pass (runs with rules only). */
+  rules?: RulesReport;
 }
 
 /** A fresh per-input record. */

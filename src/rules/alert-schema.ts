@@ -12,6 +12,9 @@ import { SEVERITIES } from './rule-schema.js';
  * `<root>/alerts/event_date=<YYYY-MM-DD>/part-*.parquet`, partitioned by the UTC date of `alert_time`.
  */
 
+/** How an alert was found (the `origin` column). */
+export const ALERT_ORIGINS = ['stream', 'catch-up', 'hunt'] as const;
+
 /** The columns stored in each alert Parquet file, in file order. */
 export const ALERT_FIELDS = [
   {
@@ -53,6 +56,21 @@ export const ALERT_FIELDS = [
   { name: 'event_count', type: 'bigint', nullable: false, description: 'Number of events behind the alert (the length of event_ids).' },
   { name: 'event_ids', type: 'string_list', nullable: false, description: 'event_id of each event behind the alert, in event time order.' },
   { name: 'details', type: 'string', nullable: false, description: 'Rule kind and settings, as a JSON object text.' },
+  {
+    name: 'origin',
+    type: 'string',
+    nullable: false,
+    enum: ALERT_ORIGINS,
+    description:
+      'How the alert was found: stream (raised on ingest as its events passed), catch-up (found after the ingest by re-evaluating over the lake what late events touched) or hunt (auditlake hunt).',
+  },
+  {
+    name: 'superseded',
+    type: 'boolean',
+    nullable: false,
+    description:
+      'True for a streamed alert that re-evaluation over the lake found does not hold as raised (an event that arrived late displaced it); kept because it was delivered. The current alerts are those with superseded = false.',
+  },
 ] as const satisfies readonly FieldSpec[];
 
 /** Partition key of the alerts folder. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { openDuckDb } from '../../lake/duckdb.js';
 import { createEventsView } from '../../lake/query.js';
+import { queryAlerts } from '../../pipeline/lake-alerts.js';
 import type { Alert } from '../../rules/alert-schema.js';
 import { alertToJson } from '../../rules/outputs/sink.js';
 import { compileRuleSql } from '../../rules/sql.js';
@@ -25,13 +25,6 @@ Options:
   --format table|jsonl     output format (default: table)
   -h, --help               show this help
 `;
-
-function plain(value: unknown): unknown {
-  if (value instanceof DuckDBTimestampTZValue) return Number(value.micros);
-  if (typeof value === 'bigint') return Number(value);
-  if (value && typeof value === 'object' && 'items' in value) return (value as { items: unknown[] }).items.map(plain);
-  return value;
-}
 
 /** `auditlake hunt`. */
 export const huntCommand: Command = {
@@ -66,13 +59,10 @@ export const huntCommand: Command = {
     const alerts: Alert[] = [];
     try {
       await createEventsView(connection, storage);
-      for (const rule of rules) {
-        const reader = await connection.runAndReadAll(
-          compileRuleSql(rule, { dialect: 'duckdb', since: values.since, until: values.until }),
+      for (const rule of rules)
+        alerts.push(
+          ...(await queryAlerts(connection, compileRuleSql(rule, { dialect: 'duckdb', since: values.since, until: values.until }))),
         );
-        for (const row of reader.getRowObjects())
-          alerts.push(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])) as unknown as Alert);
-      }
     } finally {
       connection.closeSync();
     }

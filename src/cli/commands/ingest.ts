@@ -13,7 +13,7 @@ import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { progressReporter } from '../progress.js';
-import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
+import { formatRulesReport, RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
 import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
@@ -98,6 +98,7 @@ export function formatSummary(s: RunSummary, out: string): string {
   );
   if (s.already_ingested !== undefined) lines.push(`  already ingested, unchanged: ${plural(s.already_ingested, 'S3 object')}`);
   if (s.alerts) lines.push(`  alerts raised: ${s.alerts.toLocaleString('en-US')}`);
+  if (s.rules) lines.push(...formatRulesReport(s.rules));
   lines.push(`  files written: ${s.files_written} under ${out}`);
   for (const i of s.inputs.filter((x) => x.error)) lines.push(`  FAILED ${i.input}: ${i.error}`);
   return `${lines.join('\n')}\n`;
@@ -175,13 +176,14 @@ export const ingestCommand: Command = {
           storage,
           io,
         );
-        io.out(values.json ? `${JSON.stringify(result)}\n` : `${formatStreamSummary(result, storage.url)}`);
+        const withRules = rules ? { ...result, rules: rules.report() } : result;
+        io.out(values.json ? `${JSON.stringify(withRules)}\n` : `${formatStreamSummary(withRules, storage.url)}`);
         return EXIT.ok;
       }
       const progress = io.tty && !values.json ? progressReporter(io) : undefined;
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
-      const summary = await ingestFiles(
+      const summary: RunSummary = await ingestFiles(
         await expandPaths(local),
         lake,
         {
@@ -195,6 +197,7 @@ export const ingestCommand: Command = {
         s3Inputs.map((url) => s3InputSet(url)),
       );
       progress?.done();
+      if (rules) summary.rules = rules.report();
       io.out(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
       return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
     } finally {
