@@ -29,4 +29,3 @@ export async function piecesReversed(path: string, bytes: number, dir: string): 
   out.end();
   await once(out, 'close');
 }
-
