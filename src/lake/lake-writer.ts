@@ -8,15 +8,15 @@ import { openDuckDb } from './duckdb.js';
 import type { UnitKind } from './integrity/digest-record.js';
 import type { Signer } from './integrity/signers.js';
 import { UnitRecorder } from './integrity/unit-recorder.js';
-import { eventDate, eventsPartKey, manifestKey, quarantineKey } from './layout.js';
+import { eventsPartKey, manifestKey, quarantineKey } from './layout.js';
 import { convertStagedCsv, DEFAULT_PARQUET, type ParquetOptions } from './parquet-convert.js';
 import { StagedFile } from './staged-file.js';
-import { stagingRow } from './staging-row.js';
+import { ENCODE_CHARS, encodeEvents } from './staging-row.js';
 import type { Storage } from './storage.js';
 
 /** How files are sized and encoded. */
 export interface LakeWriterOptions {
-  /** A partition's Parquet file is rolled when its staged rows reach this many bytes. */
+  /** A partition's Parquet file is rolled when its staged rows reach this many bytes (after the batch that crosses it). */
   rollBytes: number;
   parquet: ParquetOptions;
   /** Signs each unit's digest; null or absent: digests are chained but unsigned. */
@@ -29,9 +29,6 @@ export interface LakeWriterOptions {
  * merges files toward Athena's preferred sizes.
  */
 export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 128 * 1024 * 1024, parquet: DEFAULT_PARQUET };
-
-/** Largest staged row; a larger event is quarantined rather than written (DuckDB's line limit). */
-export const MAX_ROW_BYTES = 8 * 1024 * 1024;
 
 /** One Parquet file written. */
 export interface WrittenFile {
@@ -135,22 +132,14 @@ export class InputWriter {
     private readonly kind: UnitKind,
   ) {}
 
-  /** Stages a batch's events and rejected records. */
+  /** Stages a batch's events (encoded here unless a worker encoded them) and rejected records. */
   async write(batch: Batch): Promise<void> {
-    for (const event of batch.events) {
-      const row = stagingRow(event);
-      if (row.length > MAX_ROW_BYTES) {
-        await this.reject({
-          source_ref: event.source_ref,
-          reason: `event larger than ${MAX_ROW_BYTES} bytes once encoded`,
-          raw: row.slice(0, 65536),
-        });
-        continue;
-      }
-      const date = eventDate(event.event_time);
-      const partition = this.partitions.get(date) ?? (await this.openPartition(date, 0));
-      if (partition.staged.add(row)) await partition.staged.drain();
-      this.events++;
+    const encoded = batch.encoded ?? encodeEvents(batch.events, Math.min(ENCODE_CHARS, this.lake.options.rollBytes));
+    for (const r of encoded.oversized) await this.reject(r);
+    for (const part of encoded.parts) {
+      const partition = this.partitions.get(part.date) ?? (await this.openPartition(part.date, 0));
+      await partition.staged.appendBytes(part.bytes, part.rows);
+      this.events += part.rows;
       if (partition.staged.size >= this.lake.options.rollBytes) await this.roll(partition);
     }
     for (const r of batch.rejected) await this.reject(r);

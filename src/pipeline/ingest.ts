@@ -3,6 +3,8 @@ import { collectorForFormat, detectFormat } from '../collectors/registry.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js';
 import { type OpenedInput, openFile } from './open-input.js';
+import { defaultParseWorkers, ParsePool } from './parse-pool.js';
+import { pieceBatches } from './pieces.js';
 import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
 
 /** Something that sees every batch before it is written (the rules engine), with the name of its input. Returns how many alerts it raised. */
@@ -20,6 +22,13 @@ export interface IngestOptions {
   onProgress?: (input: OpenedInput, stats: InputStats) => void;
   /** Called after observers have seen everything, before the summary (flush windowed rules). */
   onEnd?: () => Promise<number> | number;
+  /**
+   * Parse worker threads for formats that can be read in pieces (csvlog): `ingestFiles` starts them for
+   * its run; 0 parses on this thread. Default: {@link defaultParseWorkers}.
+   */
+  workers?: number;
+  /** Parse workers to use (`ingestFiles` sets it from `workers`); without it, inputs parse on this thread. */
+  pool?: ParsePool;
 }
 
 // Thousands of events cross each stage boundary; a few thousand, not more, so a batch dies young in the
@@ -71,7 +80,12 @@ export async function ingestInput(
   // Counted per input and added to the run's only once the input is durable.
   const counted: Record<string, Record<string, number>> = {};
   try {
-    for await (const batch of picked.collector.collect(input, picked.format, ctx)) {
+    const pieces = options.pool ? picked.collector.pieces?.[picked.format] : undefined;
+    const batches =
+      pieces && options.pool
+        ? pieceBatches(input, picked.format, ctx, pieces, options.pool, options.observers.length > 0)
+        : picked.collector.collect(input, picked.format, ctx);
+    for await (const batch of batches) {
       countBatch(stats, batch, counted);
       for (const observe of options.observers) alerts += await observe(batch, input.name);
       await writer.write(batch);
@@ -122,6 +136,22 @@ export interface InputSet {
 /** Ingests local files (or `-` for standard input is not supported: logs are files), then any input sets. */
 export async function ingestFiles(paths: string[], lake: LakeWriter, options: IngestOptions, sets: InputSet[] = []): Promise<RunSummary> {
   const started = performance.now();
+  const workers = options.workers ?? defaultParseWorkers();
+  const pool = options.pool ?? (workers > 0 ? new ParsePool(workers) : undefined);
+  try {
+    return await ingestAll(paths, lake, { ...options, pool }, sets, started);
+  } finally {
+    if (pool && !options.pool) await pool.close();
+  }
+}
+
+async function ingestAll(
+  paths: string[],
+  lake: LakeWriter,
+  options: IngestOptions,
+  sets: InputSet[],
+  started: number,
+): Promise<RunSummary> {
   const inputs: InputStats[] = [];
   const bySource: Record<string, Record<string, number>> = {};
   let alerts = 0;
