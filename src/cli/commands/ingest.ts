@@ -30,7 +30,7 @@ run (same key and ETag, remembered in <out>/_state/s3-inputs/) are skipped and c
 Options:
   --out <dir>          lake root: a folder (created if missing) or s3://bucket/prefix
   --format <format>    ${knownFormats().join('|')} (default: auto, detected per input)
-  --json               print the run summary as one JSON object on stdout
+  --json               print the run summary as one JSON object on stdout (on stderr with --alerts-jsonl -)
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
@@ -158,11 +158,14 @@ export const ingestCommand: Command = {
       }
     }
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
+    // Rules load before the lake opens, so a bad --rules fails without creating the lake folder.
+    const rules = await rulesStageFrom(values);
     const lake = await LakeWriter.open(storage, {
       rollBytes: rollMb * 1024 * 1024,
       parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },
     });
-    const rules = await rulesStageFrom(values);
+    // With alerts on stdout (--alerts-jsonl -) stdout carries only their JSON lines; the summary goes to stderr.
+    const summaryTo = values['alerts-jsonl'] === '-' ? io.err : io.out;
     try {
       if (stream) {
         const result = await ingestKinesis(
@@ -171,10 +174,10 @@ export const ingestCommand: Command = {
           storage,
           io,
         );
-        io.out(values.json ? `${JSON.stringify(result)}\n` : `${formatStreamSummary(result, storage.url)}`);
+        summaryTo(values.json ? `${JSON.stringify(result)}\n` : `${formatStreamSummary(result, storage.url)}`);
         return EXIT.ok;
       }
-      const progress = io.tty && !values.json ? progressReporter(io) : undefined;
+      const progress = io.tty && !values.json ? progressReporter(io, { json: values.json as boolean }) : undefined;
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
       const summary = await ingestFiles(
@@ -191,7 +194,7 @@ export const ingestCommand: Command = {
         s3Inputs.map((url) => s3InputSet(url)),
       );
       progress?.done();
-      io.out(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
+      summaryTo(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
       return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
     } finally {
       lake.connection.closeSync();

@@ -65,6 +65,10 @@ export const rulesCommand: Command = {
     if (extra.length > 0) throw new UsageError(`unexpected ${extra.join(' ')}`);
     if (action !== 'test' && action !== 'sql')
       throw new UsageError(action ? `unknown action ${action}: expected test or sql` : 'test or sql?');
+    for (const option of ['since', 'until'] as const) {
+      const v = values[option];
+      if (v !== undefined && Number.isNaN(Date.parse(v))) throw new UsageError(`--${option} ${v}: expected an ISO-8601 time`);
+    }
     if (values.dialect !== 'duckdb' && values.dialect !== 'athena')
       throw new UsageError(`--dialect ${values.dialect}: expected duckdb or athena`);
     let rules: Rule[];
