@@ -47,6 +47,11 @@ export const contextSchema = z
     proxyDesiredCount: z.coerce.number().int().min(0).default(2),
     proxyClientCidrs: list.describe('Networks allowed to reach the proxy (default: the VPC).'),
     privilegedUsers: list.describe('Users whose sessions the privileged-sessions report lists.'),
+    projectionStart: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')
+      .optional()
+      .describe('First event_date Athena partition projection covers (default 2020-01-01); earlier events are invisible in Athena.'),
   })
   .refine(
     (c) =>
@@ -98,5 +103,6 @@ export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoo
     workGroupName: STACK_DEFAULTS.workGroupName,
     privilegedUsers: c.privilegedUsers.length > 0 ? c.privilegedUsers : [...STACK_DEFAULTS.privilegedUsers],
     bytesScannedCutoffPerQuery: STACK_DEFAULTS.bytesScannedCutoffPerQuery,
+    projectionStart: c.projectionStart,
   };
 }

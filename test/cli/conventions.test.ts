@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { openDuckDb } from '../../src/lake/duckdb.js';
 import { sqlString } from '../../src/lake/parquet-convert.js';
-import { DUCKDB_TYPES, EVENT_FIELDS } from '../../src/schema/index.js';
+import { athenaAlertsDdl } from '../../src/rules/alert-schema.js';
+import { athenaEventsDdl, DUCKDB_TYPES, EVENT_FIELDS } from '../../src/schema/index.js';
 import { tempLake } from '../support/lake.js';
 
 async function cli(argv: string[], tty = false): Promise<{ code: number; out: string; err: string }> {
@@ -185,5 +186,59 @@ describe('CLI conventions', () => {
       expect(r.err).toContain(`--date ${date}: expected a calendar date`);
     }
     expect((await cli(['compact', '--lake', lake.dir, '--date', '2024-02-29'])).code).toBe(0);
+  });
+
+  it('counts and reports events Athena partition projection cannot see', async () => {
+    const future = join(lake.dir, 'future.csv');
+    await writeFile(future, (await readFile('fixtures/pgaudit/pg15.csv', 'utf8')).replaceAll('2026-11-22', '2099-01-01'));
+    const r = await cli([
+      'ingest',
+      'fixtures/pgaudit/pg15.csv',
+      future,
+      '--out',
+      join(lake.dir, 'lake'),
+      '--projection-start',
+      '2026-11-23',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out);
+    expect(summary.events).toBe(222);
+    expect(summary.outside_projection).toEqual({
+      start: '2026-11-23',
+      before_start: 111,
+      future: 111,
+      first_date: '2026-11-22',
+      last_date: '2099-01-01',
+    });
+    const human = await cli(['ingest', 'fixtures/pgaudit/pg15.csv', '--out', join(lake.dir, 'lake'), '--projection-start', '2026-11-23']);
+    expect(human.out).toContain(
+      'WARNING not visible in Athena (partition projection covers 2026-11-23 to today): 111 dated before 2026-11-23',
+    );
+    expect(human.out).toContain('--projection-start 2026-11-22');
+    const inRange = JSON.parse((await cli(['ingest', 'fixtures/pgaudit/pg15.csv', '--out', join(lake.dir, 'lake'), '--json'])).out);
+    expect(inRange.outside_projection).toBeUndefined();
+    expect((await cli(['ingest', 'x.csv', '--out', lake.dir, '--projection-start', '2024-02-30'])).code).toBe(2);
+  });
+
+  it('validates schema --location and --projection-start, and says Athena reads milliseconds', async () => {
+    for (const kind of ['athena', 'glue']) {
+      const local = await cli(['schema', kind, '--location', '/local/path']);
+      expect(local.code).toBe(2);
+      expect(local.err).toContain('--location /local/path: expected s3://bucket/prefix');
+      expect((await cli(['schema', kind, '--projection-start', '2019-13-01'])).code).toBe(2);
+    }
+    const ddl = (await cli(['schema', 'athena', '--location', 's3://bucket/lake', '--projection-start', '2018-06-01'])).out;
+    expect(ddl).toContain("'projection.event_date.range' = '2018-06-01,NOW'");
+    expect(ddl).toMatch(
+      /`event_time` +timestamp COMMENT '.*Athena reads it at millisecond precision; the Parquet files hold microseconds\.'/,
+    );
+    const glue = JSON.parse((await cli(['schema', 'glue', '--table', 'audit_alerts', '--projection-start', '2018-06-01'])).out);
+    expect(glue.Parameters['projection.event_date.range']).toBe('2018-06-01,NOW');
+    // Quotes in a location reach the DDL doubled, never closing the literal.
+    expect(athenaEventsDdl({ location: "s3://b/it's" })).toContain("LOCATION 's3://b/it''s/events/'");
+    expect(athenaAlertsDdl({ location: "s3://b/it's" })).toContain(
+      "'storage.location.template' = 's3://b/it''s/alerts/event_date=${event_date}/'",
+    );
   });
 });

@@ -7,13 +7,15 @@ import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
-import { idKey } from '../../schema/index.js';
+import { DEFAULT_PROJECTION_START, idKey } from '../../schema/index.js';
 import { type Command, EXIT, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { progressReporter } from '../progress.js';
+import { formatOutsideProjection, projectionCheck } from '../projection-check.js';
 import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
+import { isCalendarDate } from './compact.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
        auditlake ingest --kinesis-stream <name> --out <dir|s3://bucket/prefix> [--from trim-horizon|latest] [--follow] [options]
@@ -34,6 +36,10 @@ Options:
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
+  --projection-start <YYYY-MM-DD>
+                       first event_date the Athena table's partition projection covers (default
+                       ${DEFAULT_PROJECTION_START}): events dated earlier, or after today, are counted and
+                       reported, as Athena cannot see them (they are written all the same)
   -h, --help           show this help
 
 A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESIS honoured):
@@ -130,6 +136,7 @@ export const ingestCommand: Command = {
         follow: { type: 'boolean', default: false },
         'flush-events': { type: 'string' },
         'flush-seconds': { type: 'string' },
+        'projection-start': { type: 'string' },
         ...DAS_OPTIONS,
         ...RULES_OPTIONS,
       },
@@ -148,6 +155,9 @@ export const ingestCommand: Command = {
     if (!knownFormats().includes(format)) throw new UsageError(`--format ${format}: expected one of ${knownFormats().join(', ')}`);
     const compression = values.compression as string;
     if (compression !== 'zstd' && compression !== 'snappy') throw new UsageError(`--compression ${compression}: expected zstd or snappy`);
+    const projectionStart = values['projection-start'] ?? DEFAULT_PROJECTION_START;
+    if (!isCalendarDate(projectionStart))
+      throw new UsageError(`--projection-start ${projectionStart}: expected a calendar date YYYY-MM-DD`);
     const rollMb = positiveOption(values['roll-mb'], DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024, '--roll-mb');
     const s3Inputs = positionals.filter(isS3Url);
     for (const url of s3Inputs) {
@@ -180,6 +190,7 @@ export const ingestCommand: Command = {
       const progress = io.tty && !values.json ? progressReporter(io, { json: values.json as boolean }) : undefined;
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
+      const projection = projectionCheck(projectionStart);
       const summary = await ingestFiles(
         await expandPaths(local),
         lake,
@@ -187,14 +198,18 @@ export const ingestCommand: Command = {
           format,
           batchSize: DEFAULT_BATCH_SIZE,
           collectorOptions: { das: dasOptions },
-          observers: rules ? [rules.observe] : [],
+          observers: rules ? [rules.observe, projection.observe] : [projection.observe],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
         },
         s3Inputs.map((url) => s3InputSet(url)),
       );
       progress?.done();
-      summaryTo(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
+      const outside = projection.result();
+      const full = outside ? { ...summary, outside_projection: outside } : summary;
+      summaryTo(
+        values.json ? `${JSON.stringify(full)}\n` : formatSummary(summary, storage.url) + (outside ? formatOutsideProjection(outside) : ''),
+      );
       return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
     } finally {
       lake.connection.closeSync();
