@@ -238,7 +238,7 @@ describe('CLI conventions', () => {
     // Quotes in a location reach the DDL doubled, never closing the literal.
     expect(athenaEventsDdl({ location: "s3://b/it's" })).toContain("LOCATION 's3://b/it''s/events/'");
     expect(athenaAlertsDdl({ location: "s3://b/it's" })).toContain(
-      "'storage.location.template' = 's3://b/it''s/alerts/event_date=${event_date}/'",
+      `'storage.location.template' = 's3://b/it''s/alerts/event_date=\${event_date}/'`,
     );
   });
 });

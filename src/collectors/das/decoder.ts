@@ -13,7 +13,7 @@ import { type Batch, idKey, MAX_REJECTED_RECORD, newBatch, rejected } from '../.
 import { DataKeyCache } from './data-key-cache.js';
 import { decryptActivity, keyringFor } from './decrypt.js';
 import { parseEnvelope } from './envelope.js';
-import { decryptDataKey, encryptionContextFor, type RetryOptions, resourceIdFromStream } from './kms.js';
+import { decryptDataKey, encryptionContextFor, resourceIdFromStream } from './kms.js';
 import { type DasFilters, mapDasRecord } from './map-event.js';
 import { mapOrdered } from './ordered.js';
 
@@ -49,7 +49,6 @@ export interface DasDecoderOptions {
   /** Records decrypted at once. Default 8. */
   concurrency?: number;
   filters?: Partial<DasFilters>;
-  retry?: RetryOptions;
 }
 
 /** Decodes DAS records into batches. */
@@ -95,7 +94,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     return cache.get(`${context}\u0000${keyText}`, async () => {
       kms ??= new KMSClient({});
       kmsCalls++;
-      const result = await decryptDataKey(kms, keyBlob, resourceId, options.retry);
+      const result = await decryptDataKey(kms, keyBlob, resourceId);
       return result.ok ? { ok: true, keyring: keyringFor(result.key) } : result;
     });
   }
