@@ -56,7 +56,7 @@ const say = (line = ''): void => {
 /** The CLI: bin/auditlake.js, or the sources through tsx when the bin script is missing. */
 function auditlakeCommand(extraNodeArgs: string[]): { args: string[]; env: NodeJS.ProcessEnv } {
   if (existsSync(join(ROOT, 'bin/auditlake.js'))) return { args: [...extraNodeArgs, 'bin/auditlake.js'], env: process.env };
-  return { args: [...extraNodeArgs, '--import', 'tsx', 'src/cli/main.ts'], env: { ...process.env, AUDITLAKE_CLI: '1' } };
+  return { args: [...extraNodeArgs, '--import', 'tsx', 'src/cli/bin.ts'], env: process.env };
 }
 
 function report(what: string, problems: string[]): void {

@@ -33,6 +33,8 @@ export interface AuditlakeStackProps extends StackProps {
   workGroupName: string;
   privilegedUsers: string[];
   bytesScannedCutoffPerQuery: number;
+  /** First event_date Athena's partition projection covers (default 2020-01-01). */
+  projectionStart?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export class AuditlakeStack extends Stack {
       workGroupName: props.workGroupName,
       privilegedUsers: props.privilegedUsers,
       bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery,
+      projectionStart: props.projectionStart,
     });
     // Encrypted with SNS's AWS-managed key: publishers in the account need no key permissions of their own.
     this.alerts = new sns.Topic(this, 'Alerts', {

@@ -57,6 +57,11 @@ export const contextSchema = z
     proxyDesiredCount: z.coerce.number().int().min(0).default(2),
     proxyClientCidrs: list.describe('Networks allowed to reach the proxy (default: the VPC).'),
     privilegedUsers: list.describe('Users whose sessions the privileged-sessions report lists.'),
+    projectionStart: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')
+      .optional()
+      .describe('First event_date Athena partition projection covers (default 2020-01-01); earlier events are invisible in Athena.'),
     ocsfExportOut: z
       .string()
       .regex(/^s3:\/\/[^/]+/, 'expected s3://bucket[/prefix]')
@@ -139,5 +144,6 @@ export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoo
       : undefined,
     privilegedUsers: c.privilegedUsers.length > 0 ? c.privilegedUsers : [...STACK_DEFAULTS.privilegedUsers],
     bytesScannedCutoffPerQuery: STACK_DEFAULTS.bytesScannedCutoffPerQuery,
+    projectionStart: c.projectionStart,
   };
 }

@@ -1,9 +1,12 @@
 /** Where a command writes; tests pass their own. */
 export interface Io {
-  out: (text: string) => void;
+  /** Writes to the data channel (stdout); false when the reader is behind (then await {@link Io.drain}). */
+  out: (text: string) => unknown;
   err: (text: string) => void;
   /** True when stderr is a terminal (progress display). */
   tty: boolean;
+  /** Resolves when the data channel can take more after `out` returned false; see `writeOut` in output.ts. */
+  drain?: () => Promise<void>;
 }
 
 /** One `auditlake <name>` command. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command, Io } from './command.js';
 import { EXIT, UsageError } from './command.js';
 import { compactCommand } from './commands/compact.js';
@@ -27,6 +28,9 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
 ];
 
+/** The package's version (`package.json`, two folders up from both `src/cli/` and `dist/cli/`). */
+export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return `Usage: auditlake <command> [options]
@@ -37,8 +41,23 @@ proxy, as one event schema in partitioned Parquet for DuckDB and Athena.
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
+Options:
+  -V, --version  print the version (auditlake x.y.z, Node and DuckDB versions)
+  -h, --help     show this help
+
 Run auditlake <command> --help for a command's options.
 `;
+}
+
+/** DuckDB's library version, as `SELECT version()` reports it. */
+async function duckDbVersion(): Promise<string> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const connection = await (await DuckDBInstance.create(':memory:')).connect();
+  try {
+    return String((await connection.runAndReadAll('SELECT version() AS v')).getRowObjects()[0].v);
+  } finally {
+    connection.closeSync();
+  }
 }
 
 /** Runs the CLI with `argv` (without node and the script); returns the exit code. */
@@ -47,6 +66,10 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     io.out(mainHelp());
     return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '-V' || name === '--version' || name === 'version') {
+    io.out(`auditlake ${VERSION} (node ${process.versions.node}, duckdb ${await duckDbVersion()})\n`);
+    return EXIT.ok;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
@@ -68,12 +91,4 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     io.err(`auditlake ${name}: ${err.message}\n`);
     return EXIT.failed;
   }
-}
-
-const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/src\//, '/src/'));
-if (isMain || process.env.AUDITLAKE_CLI === '1') {
-  const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), tty: Boolean(process.stderr.isTTY) };
-  runCli(process.argv.slice(2), io).then((code) => {
-    process.exitCode = code;
-  });
 }

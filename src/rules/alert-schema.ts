@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ATHENA_TYPES } from '../schema/athena.js';
+import { ATHENA_TYPES, athenaComment, DEFAULT_PROJECTION_START, ddlString } from '../schema/athena.js';
 import { DUCKDB_TYPES } from '../schema/columns.js';
 import type { FieldSpec, RecordOf } from '../schema/fields.js';
 import { strictObjectOf } from '../schema/validate.js';
@@ -112,13 +112,13 @@ export function athenaAlertsDdl(options: AthenaAlertsDdlOptions = {}): string {
   const table = options.database ? `${ident(options.database)}.${ident('audit_alerts')}` : ident('audit_alerts');
   const width = Math.max(...ALERT_FIELDS.map((f) => f.name.length)) + 2;
   const columns = ALERT_FIELDS.map(
-    (f) => `  ${ident(f.name).padEnd(width + 1)}${ATHENA_TYPES[f.type]} COMMENT '${f.description.replaceAll("'", "''")}'`,
+    (f) => `  ${ident(f.name).padEnd(width + 1)}${ATHENA_TYPES[f.type]} COMMENT ${ddlString(athenaComment(f))}`,
   );
   const properties: [string, string][] = [
     ['projection.enabled', 'true'],
     ['projection.event_date.type', 'date'],
     ['projection.event_date.format', 'yyyy-MM-dd'],
-    ['projection.event_date.range', `${options.projectionStart ?? '2020-01-01'},NOW`],
+    ['projection.event_date.range', `${options.projectionStart ?? DEFAULT_PROJECTION_START},NOW`],
     ['projection.event_date.interval', '1'],
     ['projection.event_date.interval.unit', 'DAYS'],
     ['storage.location.template', `${root}/alerts/event_date=\${event_date}/`],
@@ -132,9 +132,9 @@ export function athenaAlertsDdl(options: AthenaAlertsDdlOptions = {}): string {
     ALERT_PARTITION_KEYS.map((f) => `  ${ident(f.name)} ${ATHENA_TYPES[f.type]}`).join(',\n'),
     ')',
     'STORED AS PARQUET',
-    `LOCATION '${root}/alerts/'`,
+    `LOCATION ${ddlString(`${root}/alerts/`)}`,
     'TBLPROPERTIES (',
-    properties.map(([k, v]) => `  '${k}' = '${v}'`).join(',\n'),
+    properties.map(([k, v]) => `  ${ddlString(k)} = ${ddlString(v)}`).join(',\n'),
     ');',
     '',
   ].join('\n');

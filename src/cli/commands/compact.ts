@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { type CompactionSummary, compactLake, DEFAULT_TARGET_BYTES } from '../../lake/compact.js';
 import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
 import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
-import { openStorage } from '../lake-options.js';
+import { openLakeForReading } from '../lake-options.js';
+import { startProgress } from '../progress.js';
 import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 
 const HELP = `Usage: auditlake compact --lake <dir|s3://bucket/prefix> [options]
@@ -24,6 +25,13 @@ ${SIGN_HELP}
   --json                  print the summary as one JSON object
   -h, --help              show this help
 `;
+
+/** True for a real calendar date written YYYY-MM-DD (2024-02-29 yes, 2024-13-45 and 2023-02-29 no). */
+export function isCalendarDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text;
+}
 
 /** The human summary of a compaction. */
 export function formatCompaction(s: CompactionSummary): string {
@@ -56,19 +64,26 @@ export const compactCommand: Command = {
       },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(' ')}`);
-    if (values.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(values.date))
-      throw new UsageError(`--date ${values.date}: expected YYYY-MM-DD`);
+    if (values.date !== undefined && !isCalendarDate(values.date))
+      throw new UsageError(`--date ${values.date}: expected a calendar date YYYY-MM-DD`);
     if (values.source !== undefined && !/^[a-z_]+$/.test(values.source))
       throw new UsageError(`--source ${values.source}: expected a source name`);
     const targetMb = positiveOption(values['target-mb'], DEFAULT_TARGET_BYTES / 1024 / 1024, '--target-mb');
-    const storage = openStorage(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
-    const summary = await compactLake(storage, {
-      targetBytes: Math.round(targetMb * 1024 * 1024),
-      date: values.date,
-      source: values.source,
-      parquet: DEFAULT_PARQUET,
-      signer: await signerFrom(values),
-    });
+    const storage = await openLakeForReading(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
+    const progress = startProgress(io, { json: values.json as boolean, ticking: true });
+    progress.update(`compacting ${storage.url}${values.date ? ` (event_date ${values.date})` : ''}`, true);
+    let summary: CompactionSummary;
+    try {
+      summary = await compactLake(storage, {
+        targetBytes: Math.round(targetMb * 1024 * 1024),
+        date: values.date,
+        source: values.source,
+        parquet: DEFAULT_PARQUET,
+        signer: await signerFrom(values),
+      });
+    } finally {
+      progress.done();
+    }
     io.out(values.json ? `${JSON.stringify(summary)}\n` : formatCompaction(summary));
     return EXIT.ok;
   },

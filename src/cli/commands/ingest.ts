@@ -7,14 +7,16 @@ import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
-import { idKey } from '../../schema/index.js';
+import { DEFAULT_PROJECTION_START, idKey } from '../../schema/index.js';
 import { type Command, EXIT, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { progressReporter } from '../progress.js';
+import { formatOutsideProjection, projectionCheck } from '../projection-check.js';
 import { formatRulesReport, RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
 import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
+import { isCalendarDate } from './compact.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
        auditlake ingest --kinesis-stream <name> --out <dir|s3://bucket/prefix> [--from trim-horizon|latest] [--follow] [options]
@@ -31,10 +33,14 @@ run (same key and ETag, remembered in <out>/_state/s3-inputs/) are skipped and c
 Options:
   --out <dir>          lake root: a folder (created if missing) or s3://bucket/prefix
   --format <format>    ${knownFormats().join('|')} (default: auto, detected per input)
-  --json               print the run summary as one JSON object on stdout
+  --json               print the run summary as one JSON object on stdout (on stderr with --alerts-jsonl -)
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
+  --projection-start <YYYY-MM-DD>
+                       first event_date the Athena table's partition projection covers (default
+                       ${DEFAULT_PROJECTION_START}): events dated earlier, or after today, are counted and
+                       reported, as Athena cannot see them (they are written all the same)
 ${SIGN_HELP}
   -h, --help           show this help
 
@@ -133,6 +139,7 @@ export const ingestCommand: Command = {
         follow: { type: 'boolean', default: false },
         'flush-events': { type: 'string' },
         'flush-seconds': { type: 'string' },
+        'projection-start': { type: 'string' },
         ...DAS_OPTIONS,
         ...RULES_OPTIONS,
         ...SIGN_OPTIONS,
@@ -152,6 +159,9 @@ export const ingestCommand: Command = {
     if (!knownFormats().includes(format)) throw new UsageError(`--format ${format}: expected one of ${knownFormats().join(', ')}`);
     const compression = values.compression as string;
     if (compression !== 'zstd' && compression !== 'snappy') throw new UsageError(`--compression ${compression}: expected zstd or snappy`);
+    const projectionStart = values['projection-start'] ?? DEFAULT_PROJECTION_START;
+    if (!isCalendarDate(projectionStart))
+      throw new UsageError(`--projection-start ${projectionStart}: expected a calendar date YYYY-MM-DD`);
     const rollMb = positiveOption(values['roll-mb'], DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024, '--roll-mb');
     const s3Inputs = positionals.filter(isS3Url);
     for (const url of s3Inputs) {
@@ -162,12 +172,15 @@ export const ingestCommand: Command = {
       }
     }
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
+    // Rules load before the lake opens, so a bad --rules fails without creating the lake folder.
+    const rules = await rulesStageFrom(values);
     const lake = await LakeWriter.open(storage, {
       rollBytes: rollMb * 1024 * 1024,
       parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },
       signer: await signerFrom(values),
     });
-    const rules = await rulesStageFrom(values);
+    // With alerts on stdout (--alerts-jsonl -) stdout carries only their JSON lines; the summary goes to stderr.
+    const summaryTo = values['alerts-jsonl'] === '-' ? io.err : io.out;
     try {
       if (stream) {
         const result = await ingestKinesis(
@@ -177,12 +190,13 @@ export const ingestCommand: Command = {
           io,
         );
         const withRules = rules ? { ...result, rules: rules.report() } : result;
-        io.out(values.json ? `${JSON.stringify(withRules)}\n` : `${formatStreamSummary(withRules, storage.url)}`);
+        summaryTo(values.json ? `${JSON.stringify(withRules)}\n` : `${formatStreamSummary(withRules, storage.url)}`);
         return EXIT.ok;
       }
-      const progress = io.tty && !values.json ? progressReporter(io) : undefined;
+      const progress = io.tty && !values.json ? progressReporter(io, { json: values.json as boolean }) : undefined;
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
+      const projection = projectionCheck(projectionStart);
       const summary: RunSummary = await ingestFiles(
         await expandPaths(local),
         lake,
@@ -190,7 +204,7 @@ export const ingestCommand: Command = {
           format,
           batchSize: DEFAULT_BATCH_SIZE,
           collectorOptions: { das: dasOptions },
-          observers: rules ? [rules.observe] : [],
+          observers: rules ? [rules.observe, projection.observe] : [projection.observe],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
         },
@@ -198,7 +212,11 @@ export const ingestCommand: Command = {
       );
       progress?.done();
       if (rules) summary.rules = rules.report();
-      io.out(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
+      const outside = projection.result();
+      const full = outside ? { ...summary, outside_projection: outside } : summary;
+      summaryTo(
+        values.json ? `${JSON.stringify(full)}\n` : formatSummary(summary, storage.url) + (outside ? formatOutsideProjection(outside) : ''),
+      );
       return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
     } finally {
       lake.connection.closeSync();
