@@ -3,6 +3,7 @@ import { EXIT, UsageError } from './command.js';
 import { compactCommand } from './commands/compact.js';
 import { huntCommand } from './commands/hunt.js';
 import { ingestCommand } from './commands/ingest.js';
+import { policyCommand } from './commands/policy.js';
 import { proxyCommand } from './commands/proxy.js';
 import { queryCommand } from './commands/query.js';
 import { rulesCommand } from './commands/rules.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   schemaCommand,
   rulesCommand,
   huntCommand,
+  policyCommand,
 ];
 
 function mainHelp(): string {

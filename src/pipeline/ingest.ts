@@ -3,6 +3,7 @@ import { collectorForFormat, detectFormat } from '../collectors/registry.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js';
 import { type OpenedInput, openFile } from './open-input.js';
+import type { BatchTransform } from './policies-stage.js';
 import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
 
 /** Something that sees every batch before it is written (the rules engine). Returns how many alerts it raised. */
@@ -16,6 +17,8 @@ export interface IngestOptions {
   /** Options for collectors, by collector kind (e.g. `{ das: { resourceId } }`); each validates its own. */
   collectorOptions: Record<string, Record<string, unknown>>;
   observers: BatchObserver[];
+  /** Stages that may change a batch before it is counted, observed and written (policies: tag, select). */
+  transforms?: BatchTransform[];
   /** Called as inputs are read, for progress display. */
   onProgress?: (input: OpenedInput, stats: InputStats) => void;
   /** Called after observers have seen everything, before the summary (flush windowed rules). */
@@ -72,6 +75,7 @@ export async function ingestInput(
   const counted: Record<string, Record<string, number>> = {};
   try {
     for await (const batch of picked.collector.collect(input, picked.format, ctx)) {
+      for (const transform of options.transforms ?? []) transform(batch);
       countBatch(stats, batch, counted);
       for (const observe of options.observers) alerts += await observe(batch);
       await writer.write(batch);

@@ -12,6 +12,7 @@ import { type Command, EXIT, type Io, positiveOption, UsageError } from '../comm
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
+import { POLICY_HELP, POLICY_OPTIONS, policiesStageFrom } from '../policy-options.js';
 import { progressReporter } from '../progress.js';
 import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
 
@@ -48,6 +49,8 @@ A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESI
 ${DAS_HELP}
 
 ${RULES_HELP}
+
+${POLICY_HELP}
 
 Exit status: 0 when the run completed (even with quarantined records), 1 when an input could
 not be opened or read (its format not recognized, KMS unreachable, ...), 2 for a usage error.
@@ -132,6 +135,7 @@ export const ingestCommand: Command = {
         'flush-seconds': { type: 'string' },
         ...DAS_OPTIONS,
         ...RULES_OPTIONS,
+        ...POLICY_OPTIONS,
       },
     });
     const stream = values['kinesis-stream'];
@@ -163,10 +167,11 @@ export const ingestCommand: Command = {
       parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },
     });
     const rules = await rulesStageFrom(values);
+    const policies = await policiesStageFrom(values);
     try {
       if (stream) {
         const result = await ingestKinesis(
-          { stream, from, follow: values.follow as boolean, dasOptions, rules, flushEvents, flushMs: flushSeconds * 1000 },
+          { stream, from, follow: values.follow as boolean, dasOptions, rules, policies, flushEvents, flushMs: flushSeconds * 1000 },
           lake,
           storage,
           io,
@@ -185,6 +190,7 @@ export const ingestCommand: Command = {
           batchSize: DEFAULT_BATCH_SIZE,
           collectorOptions: { das: dasOptions },
           observers: rules ? [rules.observe] : [],
+          transforms: policies ? [policies] : [],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
         },
