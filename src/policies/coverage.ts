@@ -40,10 +40,11 @@ export interface CoverageRow {
   current: boolean;
 }
 
-/** Every current policy (with zero events when none matched), then ids found in the lake that no current policy has. */
+/** Every current policy by id (zero events when none matched), then ids found in the lake that no current policy has. */
 export function coverageReport(policies: readonly Policy[], rows: readonly Record<string, unknown>[]): CoverageRow[] {
   const found = new Map(rows.map((r) => [String(r.policy_id), r]));
-  const out: CoverageRow[] = policies.map((p) => {
+  const sorted = [...policies].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const out: CoverageRow[] = sorted.map((p) => {
     const r = found.get(p.id);
     return {
       policy_id: p.id,

@@ -26,7 +26,7 @@ const MEMBERS_SQL = `WITH RECURSIVE m(role, member) AS (
     JOIN pg_auth_members a ON a.roleid = g.oid
     JOIN pg_roles u ON u.oid = a.member
 )
-SELECT role, array_agg(member ORDER BY member) AS members FROM m GROUP BY role ORDER BY role`;
+SELECT role::text, array_agg(member::text ORDER BY member) AS members FROM m GROUP BY role ORDER BY role`;
 
 /** Takes a membership snapshot from a server. */
 export async function takeMembersSnapshot(databaseUrl: string): Promise<MembersSnapshot> {
