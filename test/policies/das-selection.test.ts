@@ -7,15 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLUSTER_ID } from '../../fixtures/das/sample-records.js';
 import { runCli } from '../../src/cli/main.js';
 import { createKinesisClient } from '../../src/collectors/das/kinesis-client.js';
+import { loadLambdaConfig } from '../../src/lambda/config.js';
+import { processKinesisBatch } from '../../src/lambda/kinesis-batch.js';
+import { createRuntime } from '../../src/lambda/runtime.js';
 import { SKIP_NOT_SELECTED } from '../../src/pipeline/policies-stage.js';
+import { copyLake, DAS_EVENT, DAS_EXPECTED_EVENTS, query as queryDir } from '../lambda/support.js';
 import { startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 import { tempLake } from '../support/lake.js';
+import { TestS3 } from '../support/s3.js';
 
 /**
  * Aurora DAS logs everything; the same policies select at ingest what is kept. The fixture stream
  * (fixtures/das/aurora-pg.jsonl, decrypted through the local KMS) read as a file and from a Kinesis
- * stream (kinesalite) with --policy-mode only.
+ * stream (kinesalite) with --policy-mode only, and by the Lambda handler (POLICIES_DIR, POLICY_MODE).
  */
 
 const require = createRequire(import.meta.url);
@@ -143,5 +148,27 @@ describe('policies select DAS events at ingest', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ events: EXPECTED.length });
     expect(await kept(out)).toEqual(EXPECTED);
+  });
+
+  it('in the Lambda handler of a DAS stream', async () => {
+    const s3 = await TestS3.start();
+    const rt = await createRuntime(loadLambdaConfig({ LAKE_URL: 's3://lake/policies', POLICIES_DIR: policies, POLICY_MODE: 'only' }));
+    try {
+      const { summary, batchItemFailures } = await processKinesisBatch(DAS_EVENT as never, rt);
+      expect(batchItemFailures).toEqual([]);
+      // 15 events in the fixture: sessions, logins and the three policy events are kept.
+      expect(summary.events).toBe(10);
+      expect(summary.events + summary.skipped[SKIP_NOT_SELECTED]).toBe(DAS_EXPECTED_EVENTS);
+      const copy = await copyLake('s3://lake/policies');
+      const rows = await queryDir(
+        copy.dir,
+        "SELECT array_to_string(policy_ids, ',') AS p FROM audit_events WHERE len(policy_ids) > 0 ORDER BY 1",
+      );
+      expect(rows.map((r) => r.p)).toEqual(['account-reads', 'failed-anything-missing', 'order-writes']);
+      await copy.cleanup();
+    } finally {
+      rt.lake.connection.closeSync();
+      await s3.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { loadLambdaConfig } from '../../src/lambda/config.js';
 import { createPoliciesStage, SKIP_NOT_SELECTED } from '../../src/pipeline/policies-stage.js';
 import {
   createPolicyMatcher,
@@ -214,6 +215,20 @@ describe('the policies stage', () => {
     createPoliciesStage(m, 'only')(batch);
     expect(batch.events.map((e) => e.event_class)).toEqual(['CONNECT', 'WRITE', 'AUTH_FAILURE']);
     expect(batch.skipped).toEqual({ [SKIP_NOT_SELECTED]: 1 });
+  });
+});
+
+describe('Lambda configuration', () => {
+  it('reads POLICIES_DIR, POLICY_MODE and POLICY_MEMBERS, and refuses a mode without policies', () => {
+    const base = { LAKE_URL: 's3://lake/x' };
+    expect(loadLambdaConfig({ ...base, POLICIES_DIR: 'policies' }).policies).toEqual({ dir: 'policies', mode: 'tag', members: undefined });
+    expect(loadLambdaConfig({ ...base, POLICIES_DIR: 'p', POLICY_MODE: 'only', POLICY_MEMBERS: 'm.json' }).policies).toEqual({
+      dir: 'p',
+      mode: 'only',
+      members: 'm.json',
+    });
+    expect(() => loadLambdaConfig({ ...base, POLICY_MODE: 'only' })).toThrow(/POLICY_MODE and POLICY_MEMBERS go with POLICIES_DIR/);
+    expect(() => loadLambdaConfig({ ...base, POLICIES_DIR: 'p', POLICY_MODE: 'some' })).toThrow(/POLICY_MODE/);
   });
 });
 
