@@ -75,13 +75,27 @@ function compile(policy: Policy, members: MembersSnapshot | undefined): Compiled
 
 const OPERATION_SET: ReadonlySet<string> = new Set(OPERATIONS);
 
+/** Operation of each command tag seen, by tag: a log has few distinct tags, and this runs per event. */
+const BY_COMMAND = new Map<string, Operation | null | 'COPY'>();
+
+function commandOperation(command: string): Operation | null | 'COPY' {
+  let op = BY_COMMAND.get(command);
+  if (op !== undefined) return op;
+  const word = command.trim().split(/\s+/)[0].toUpperCase();
+  op = word === 'COPY' ? 'COPY' : OPERATION_SET.has(word) ? (word as Operation) : null;
+  if (BY_COMMAND.size < 1000) BY_COMMAND.set(command, op);
+  return op;
+}
+
 /** The operation of an event: from its command tag, else its statement's first keyword; null when neither tells. */
 export function operationOf(event: Pick<AuditEvent, 'command' | 'statement_text'>): Operation | null {
-  const word = (event.command ?? '').trim().split(/\s+/)[0].toUpperCase();
   const text = event.statement_text ?? '';
-  if (word === 'COPY' || (!word && /^\s*copy\b/i.test(text))) return /\bfrom\s+(?:stdin|'|program)/i.test(text) ? 'INSERT' : 'SELECT';
-  if (OPERATION_SET.has(word)) return word as Operation;
-  if (word) return null;
+  if (event.command) {
+    const op = commandOperation(event.command);
+    if (op !== 'COPY') return op;
+    return /\bfrom\s+(?:stdin|'|program)/i.test(text) ? 'INSERT' : 'SELECT';
+  }
+  if (/^\s*copy\b/i.test(text)) return /\bfrom\s+(?:stdin|'|program)/i.test(text) ? 'INSERT' : 'SELECT';
   const first = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase();
   if (first && OPERATION_SET.has(first)) return first as Operation;
   if (first === 'WITH') {
@@ -100,22 +114,17 @@ function touchesColumns(c: Compiled, event: AuditEvent, op: Operation | null): b
   return op === 'INSERT' && INSERT_WITHOUT_COLUMNS.test(text) && !INSERT_WITH_COLUMNS.test(text);
 }
 
-function namesTable(c: Compiled, event: AuditEvent): boolean {
-  const object = event.object_name;
-  if (object) {
-    const o = object.toLowerCase();
-    return o.includes('.') ? o === c.qualified : o === c.bare;
-  }
+/** `object` is the event's object name in lower case (computed once per event). */
+function namesTable(c: Compiled, event: AuditEvent, object: string | null): boolean {
+  if (object) return object.includes('.') ? object === c.qualified : object === c.bare;
   return event.statement_text ? c.inStatement.test(event.statement_text) : false;
 }
 
-function matches(c: Compiled, event: AuditEvent): boolean {
+function matches(c: Compiled, event: AuditEvent, op: Operation | null, object: string | null): boolean {
   if (c.users && (event.db_user === null || !c.users.has(event.db_user))) return false;
-  if (FAILED_AUTH.has(event.event_class)) return false;
-  const op = operationOf(event);
   if (event.success) {
     if (c.policy.outcome === 'failed' || op === null || !c.ops.has(op)) return false;
-    return namesTable(c, event) && touchesColumns(c, event, op);
+    return namesTable(c, event, object) && touchesColumns(c, event, op);
   }
   const codes = c.policy.error_codes;
   if (codes && (event.error_code === null || !codes.includes(event.error_code))) return false;
@@ -123,7 +132,7 @@ function matches(c: Compiled, event: AuditEvent): boolean {
   const named =
     (event.error_message !== null && c.inMessage.test(event.error_message)) ||
     (event.statement_text !== null && c.inStatement.test(event.statement_text)) ||
-    (event.object_name !== null && namesTable(c, event));
+    (object !== null && namesTable(c, event, object));
   return named && touchesColumns(c, event, op);
 }
 
@@ -133,9 +142,12 @@ export function createPolicyMatcher(policies: readonly Policy[], members?: Membe
   return {
     policies,
     match(event) {
+      if (FAILED_AUTH.has(event.event_class)) return NO_POLICY_IDS;
+      const op = operationOf(event);
+      const object = event.object_name === null ? null : event.object_name.toLowerCase();
       let ids: string[] | null = null;
       for (const c of compiled) {
-        if (!matches(c, event)) continue;
+        if (!matches(c, event, op, object)) continue;
         if (ids === null) ids = [];
         ids.push(c.policy.id);
       }
