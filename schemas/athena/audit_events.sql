@@ -30,7 +30,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `auditlake`.`audit_events` (
   `error_message`    string COMMENT 'Error message of the failure.',
   `duration_ms`      double COMMENT 'Duration in milliseconds: statement time, or session time for DISCONNECT.',
   `audit_type`       string COMMENT 'pgAudit audit type: SESSION or OBJECT.',
-  `raw_extras`       string COMMENT 'Source fields that have no column, as a JSON object text.'
+  `raw_extras`       string COMMENT 'Source fields that have no column, as a JSON object text.',
+  `policy_ids`       array<string> COMMENT 'Ids of the audit policies the event satisfies (ingest --policies); an empty list when none.'
 )
 PARTITIONED BY (
   `source` string,

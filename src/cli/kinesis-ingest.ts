@@ -2,6 +2,7 @@ import { createDasDecoder, createKinesisSource, filtersOf, parseDasOptions, type
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { STATE_PREFIX } from '../lake/layout.js';
 import type { Storage } from '../lake/storage.js';
+import type { BatchTransform } from '../pipeline/policies-stage.js';
 import type { RulesStage } from '../pipeline/rules-stage.js';
 import { writeStream } from '../pipeline/stream.js';
 import { idKey } from '../schema/index.js';
@@ -20,6 +21,8 @@ export interface KinesisIngestOptions {
   follow: boolean;
   dasOptions: Record<string, unknown>;
   rules: RulesStage | null;
+  /** The policies stage (`--policies`): tags, and in `only` mode selects, before anything is counted. */
+  policies: BatchTransform | null;
   flushEvents: number;
   flushMs: number;
 }
@@ -71,7 +74,10 @@ export async function ingestKinesis(
   });
   try {
     const items = (async function* () {
-      for await (const { batch, positions } of source) yield { batch, position: positions };
+      for await (const { batch, positions } of source) {
+        options.policies?.(batch);
+        yield { batch, position: positions };
+      }
     })();
     const totals = await writeStream(items, lake, {
       source: 'das',

@@ -5,6 +5,7 @@ import { compactCommand } from './commands/compact.js';
 import { exportCommand } from './commands/export.js';
 import { huntCommand } from './commands/hunt.js';
 import { ingestCommand } from './commands/ingest.js';
+import { policyCommand } from './commands/policy.js';
 import { proxyCommand } from './commands/proxy.js';
 import { queryCommand } from './commands/query.js';
 import { reportCommand } from './commands/report.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   huntCommand,
   reportCommand,
   exportCommand,
+  policyCommand,
 ];
 
 /** The package's version (`package.json`, two folders up from both `src/cli/` and `dist/cli/`). */

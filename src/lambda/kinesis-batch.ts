@@ -98,6 +98,7 @@ async function writeUnit(rt: Runtime, first: DasUnit | null, items: Item[], batc
   const head = items[0];
   const unitKey = first?.key ?? idKey('das', 'kinesis-event', head.shard, head.sequenceNumber ?? '');
   const name = first ? `lambda:${first.ref}` : `lambda:kinesis-event/${head.shard}`;
+  rt.policies?.(batch);
   const rules = rt.rulesStage();
   let alerts = await rules.observe(batch);
   const writer = rt.lake.input('das', unitKey, name, 'stream');

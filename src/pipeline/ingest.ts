@@ -5,6 +5,7 @@ import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js
 import { type OpenedInput, openFile } from './open-input.js';
 import { defaultParseWorkers, ParsePool } from './parse-pool.js';
 import { pieceBatches } from './pieces.js';
+import type { BatchTransform } from './policies-stage.js';
 import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
 
 /** Something that sees every batch before it is written (the rules engine), with the name of its input. Returns how many alerts it raised. */
@@ -18,6 +19,8 @@ export interface IngestOptions {
   /** Options for collectors, by collector kind (e.g. `{ das: { resourceId } }`); each validates its own. */
   collectorOptions: Record<string, Record<string, unknown>>;
   observers: BatchObserver[];
+  /** Stages that may change a batch before it is counted, observed and written (policies: tag, select). */
+  transforms?: BatchTransform[];
   /** Called as inputs are read, for progress display. */
   onProgress?: (input: OpenedInput, stats: InputStats) => void;
   /** Called after observers have seen everything, before the summary (flush windowed rules). */
@@ -80,12 +83,16 @@ export async function ingestInput(
   // Counted per input and added to the run's only once the input is durable.
   const counted: Record<string, Record<string, number>> = {};
   try {
-    const pieces = options.pool ? picked.collector.pieces?.[picked.format] : undefined;
+    const transforms = options.transforms ?? [];
+    // Parse workers encode batches for the lake themselves; a stage that changes events (policies) must see
+    // them before that, so with one the input is read on this thread.
+    const pieces = options.pool && transforms.length === 0 ? picked.collector.pieces?.[picked.format] : undefined;
     const batches =
       pieces && options.pool
         ? pieceBatches(input, picked.format, ctx, pieces, options.pool, options.observers.length > 0)
         : picked.collector.collect(input, picked.format, ctx);
     for await (const batch of batches) {
+      for (const transform of transforms) transform(batch);
       countBatch(stats, batch, counted);
       for (const observe of options.observers) alerts += await observe(batch, input.name);
       await writer.write(batch);

@@ -12,6 +12,7 @@ import { type Command, EXIT, type Io, positiveOption, UsageError } from '../comm
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
+import { POLICY_HELP, POLICY_OPTIONS, policiesStageFrom } from '../policy-options.js';
 import { progressReporter } from '../progress.js';
 import { formatOutsideProjection, projectionCheck } from '../projection-check.js';
 import { formatRulesReport, RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
@@ -56,6 +57,8 @@ A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESI
 ${DAS_HELP}
 
 ${RULES_HELP}
+
+${POLICY_HELP}
 
 Exit status: 0 when the run completed (even with quarantined records), 1 when an input could
 not be opened or read (its format not recognized, KMS unreachable, ...), 2 for a usage error.
@@ -143,6 +146,7 @@ export const ingestCommand: Command = {
         ...DAS_OPTIONS,
         ...RULES_OPTIONS,
         ...SIGN_OPTIONS,
+        ...POLICY_OPTIONS,
       },
     });
     const stream = values['kinesis-stream'];
@@ -172,8 +176,9 @@ export const ingestCommand: Command = {
       }
     }
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
-    // Rules load before the lake opens, so a bad --rules fails without creating the lake folder.
+    // Rules and policies load before the lake opens, so a bad file fails without creating the lake folder.
     const rules = await rulesStageFrom(values);
+    const policies = await policiesStageFrom(values);
     const lake = await LakeWriter.open(storage, {
       rollBytes: rollMb * 1024 * 1024,
       parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },
@@ -184,7 +189,7 @@ export const ingestCommand: Command = {
     try {
       if (stream) {
         const result = await ingestKinesis(
-          { stream, from, follow: values.follow as boolean, dasOptions, rules, flushEvents, flushMs: flushSeconds * 1000 },
+          { stream, from, follow: values.follow as boolean, dasOptions, rules, policies, flushEvents, flushMs: flushSeconds * 1000 },
           lake,
           storage,
           io,
@@ -205,6 +210,7 @@ export const ingestCommand: Command = {
           batchSize: DEFAULT_BATCH_SIZE,
           collectorOptions: { das: dasOptions },
           observers: rules ? [rules.observe, projection.observe] : [projection.observe],
+          transforms: policies ? [policies] : [],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
         },

@@ -9,6 +9,7 @@ import {
   type Batch,
   type EventClass,
   eventId,
+  NO_POLICY_IDS,
   parseTimestampMicros,
   rejected,
   SCHEMA_VERSION,
@@ -210,6 +211,7 @@ function mapEvent(item: Json, record: Json, unit: RecordUnit, index: number): Au
     duration_ms: durationMs,
     audit_type: null,
     raw_extras: null,
+    policy_ids: NO_POLICY_IDS,
     source: 'das',
   };
   if (typeof record.clusterId !== 'string' && record.clusterId != null) extras.clusterId = record.clusterId;
