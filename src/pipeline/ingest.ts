@@ -1,6 +1,7 @@
 import type { Collector, CollectorContext } from '../collectors/contract.js';
 import { collectorForFormat, detectFormat } from '../collectors/registry.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
+import { createSqlRedactor, redactBatch, type SqlRedactor, scrubRaw } from '../redact/index.js';
 import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js';
 import { type OpenedInput, openFile } from './open-input.js';
 import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
@@ -20,7 +21,12 @@ export interface IngestOptions {
   onProgress?: (input: OpenedInput, stats: InputStats) => void;
   /** Called after observers have seen everything, before the summary (flush windowed rules). */
   onEnd?: () => Promise<number> | number;
+  /** The redaction stage's statement redactor (built-in PASSWORD rule plus configured patterns); default: built-in only. */
+  redactor?: SqlRedactor;
 }
+
+/** The redactor of a run that configures no extra patterns. */
+const BUILT_IN_REDACTOR = createSqlRedactor();
 
 // Thousands of events cross each stage boundary; a few thousand, not more, so a batch dies young in the
 // garbage collector instead of being promoted (measured: 8192 cost ~20% more time than 2048).
@@ -57,7 +63,12 @@ export async function ingestInput(
     stats.records = 1;
     stats.quarantined = 1;
     const writer = lake.input('unknown', input.key, input.name);
-    await writer.write({ events: [], rejected: [rejected(input.name, picked, input.head.slice(0, 4096))], skipped: {}, records: 1 });
+    await writer.write({
+      events: [],
+      rejected: [rejected(input.name, picked, scrubRaw(input.head.slice(0, 4096)))],
+      skipped: {},
+      records: 1,
+    });
     await writer.finish();
     return { stats, alerts };
   }
@@ -71,7 +82,10 @@ export async function ingestInput(
   // Counted per input and added to the run's only once the input is durable.
   const counted: Record<string, Record<string, number>> = {};
   try {
-    for await (const batch of picked.collector.collect(input, picked.format, ctx)) {
+    const redactor = options.redactor ?? BUILT_IN_REDACTOR;
+    for await (const collected of picked.collector.collect(input, picked.format, ctx)) {
+      // Secrets never pass this point: rules, alerts, the lake and the quarantine see redacted text only.
+      const batch = redactBatch(collected, redactor);
       countBatch(stats, batch, counted);
       for (const observe of options.observers) alerts += await observe(batch);
       await writer.write(batch);

@@ -1,4 +1,5 @@
 import type { LakeWriter } from '../lake/lake-writer.js';
+import { createSqlRedactor, redactBatch, type SqlRedactor } from '../redact/index.js';
 import { type Batch, idKey, type Source } from '../schema/index.js';
 import type { BatchObserver } from './ingest.js';
 
@@ -30,6 +31,8 @@ export interface StreamOptions<P> {
   mergePosition?: (earlier: P, later: P) => P;
   /** Called after each unit is durable, with its key (e.g. to write the alerts it raised). */
   afterUnit?: (unitKey: string) => Promise<void>;
+  /** The redaction stage's statement redactor; default: the built-in PASSWORD rule only. */
+  redactor?: SqlRedactor;
   /** Called after each unit with its counts. */
   onUnit?: (unit: { name: string; events: number; quarantined: number; files: number }) => void;
 }
@@ -56,6 +59,7 @@ export async function writeStream<P>(
   let unitEvents = 0;
   let unitStarted = 0;
   let position: P | undefined;
+  const redactor = options.redactor ?? createSqlRedactor();
 
   const flush = async () => {
     if (unit.length === 0) return;
@@ -90,7 +94,8 @@ export async function writeStream<P>(
     }
     pending = null;
     if (next.done) break;
-    const { batch } = next.value;
+    // Secrets never pass this point (the proxy redacts before it queues; other streams are redacted here).
+    const batch = redactBatch(next.value.batch, redactor);
     const reached = next.value.position;
     if (reached !== undefined)
       position = position !== undefined && options.mergePosition ? options.mergePosition(position, reached) : reached;

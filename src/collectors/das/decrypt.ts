@@ -44,7 +44,8 @@ export async function decryptActivity(keyring: RawAesKeyringNode, message: Uint8
   }
   try {
     return { ok: true, record: JSON.parse(json) };
-  } catch (err) {
-    return { ok: false, reason: `decrypted payload is not JSON: ${(err as Error).message}` };
+  } catch {
+    // JSON.parse's message quotes the decrypted text, which may hold a secret: say only how long it was.
+    return { ok: false, reason: `decrypted payload is not JSON (${json.length} characters)` };
   }
 }
