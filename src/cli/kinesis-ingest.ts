@@ -4,6 +4,7 @@ import { STATE_PREFIX } from '../lake/layout.js';
 import type { Storage } from '../lake/storage.js';
 import type { RulesStage } from '../pipeline/rules-stage.js';
 import { writeStream } from '../pipeline/stream.js';
+import type { SqlRedactor } from '../redact/index.js';
 import { idKey } from '../schema/index.js';
 import { type Io, UsageError } from './command.js';
 import { logJson, onStopSignal } from './signals.js';
@@ -22,6 +23,8 @@ export interface KinesisIngestOptions {
   rules: RulesStage | null;
   flushEvents: number;
   flushMs: number;
+  /** The redaction stage's redactor (default: built-in rules). */
+  redactor?: SqlRedactor;
 }
 
 /**
@@ -80,6 +83,7 @@ export async function ingestKinesis(
       flushMs: options.flushMs,
       observers: options.rules ? [options.rules.observe] : [],
       mergePosition: (a, b) => ({ ...a, ...b }),
+      redactor: options.redactor,
       commit: (positions) => source.commit(positions),
       afterUnit: async (unitKey) => {
         await options.rules?.writePending(lake, unitKey);

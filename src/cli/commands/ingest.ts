@@ -7,6 +7,7 @@ import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
+import { createSqlRedactor, loadRedactConfig, type SqlRedactor } from '../../redact/index.js';
 import { idKey } from '../../schema/index.js';
 import { type Command, EXIT, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
@@ -34,6 +35,8 @@ Options:
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
+  --redact <file>      extra redaction patterns (YAML: functions, settings); PASSWORD literals of
+                       CREATE/ALTER ROLE/USER/GROUP are always redacted, in events and quarantine
   -h, --help           show this help
 
 A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESIS honoured):
@@ -125,6 +128,7 @@ export const ingestCommand: Command = {
         'roll-mb': { type: 'string' },
         compression: { type: 'string', default: 'zstd' },
         'sse-kms-key': { type: 'string' },
+        redact: { type: 'string' },
         'kinesis-stream': { type: 'string' },
         from: { type: 'string', default: 'trim-horizon' },
         follow: { type: 'boolean', default: false },
@@ -157,6 +161,7 @@ export const ingestCommand: Command = {
         throw new UsageError((e as Error).message);
       }
     }
+    const redactor = await redactorFrom(values.redact);
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
     const lake = await LakeWriter.open(storage, {
       rollBytes: rollMb * 1024 * 1024,
@@ -166,7 +171,7 @@ export const ingestCommand: Command = {
     try {
       if (stream) {
         const result = await ingestKinesis(
-          { stream, from, follow: values.follow as boolean, dasOptions, rules, flushEvents, flushMs: flushSeconds * 1000 },
+          { stream, from, follow: values.follow as boolean, dasOptions, rules, flushEvents, flushMs: flushSeconds * 1000, redactor },
           lake,
           storage,
           io,
@@ -187,6 +192,7 @@ export const ingestCommand: Command = {
           observers: rules ? [rules.observe] : [],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
+          redactor,
         },
         s3Inputs.map((url) => s3InputSet(url)),
       );
@@ -198,3 +204,13 @@ export const ingestCommand: Command = {
     }
   },
 };
+
+/** The redaction stage's redactor: built-in rules plus the patterns of `--redact <file>`; a bad file is a usage error. */
+async function redactorFrom(file: string | undefined): Promise<SqlRedactor> {
+  if (!file) return createSqlRedactor();
+  try {
+    return createSqlRedactor(await loadRedactConfig(file));
+  } catch (e) {
+    throw new UsageError(`--redact ${(e as Error).message}`);
+  }
+}
