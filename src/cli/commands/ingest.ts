@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { knownFormats } from '../../collectors/registry.js';
+import { FsStorage } from '../../lake/fs-storage.js';
 import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
 import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
@@ -9,7 +10,7 @@ import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
 import { createSqlRedactor, loadRedactConfig, type SqlRedactor } from '../../redact/index.js';
 import { idKey } from '../../schema/index.js';
-import { type Command, EXIT, type Io, positiveOption, UsageError } from '../command.js';
+import { type Command, EXIT, fileModeOption, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
@@ -35,6 +36,7 @@ Options:
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
+  --file-mode <octal>  mode of the files a local lake gets (default 0600: they hold statement text)
   --redact <file>      extra redaction patterns (YAML: functions, settings); PASSWORD literals of
                        CREATE/ALTER ROLE/USER/GROUP are always redacted, in events and quarantine
   -h, --help           show this help
@@ -129,6 +131,7 @@ export const ingestCommand: Command = {
         compression: { type: 'string', default: 'zstd' },
         'sse-kms-key': { type: 'string' },
         redact: { type: 'string' },
+        'file-mode': { type: 'string' },
         'kinesis-stream': { type: 'string' },
         from: { type: 'string', default: 'trim-horizon' },
         follow: { type: 'boolean', default: false },
@@ -162,7 +165,9 @@ export const ingestCommand: Command = {
       }
     }
     const redactor = await redactorFrom(values.redact);
+    const fileMode = fileModeOption(values['file-mode']);
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
+    if (storage instanceof FsStorage) storage.fileMode = fileMode;
     const lake = await LakeWriter.open(storage, {
       rollBytes: rollMb * 1024 * 1024,
       parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression },

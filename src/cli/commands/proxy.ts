@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { openProxyEventsWriter } from '../../collectors/proxy-events/index.js';
+import { FsStorage } from '../../lake/fs-storage.js';
 import { LakeWriter } from '../../lake/lake-writer.js';
 import { startProxy } from '../../proxy/index.js';
 import { createSqlRedactor, loadRedactConfig, type RedactPatterns } from '../../redact/index.js';
-import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
+import { type Command, EXIT, fileModeOption, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
 import { recordProxyEvents } from '../proxy-recording.js';
 import { logJson, onStopSignal } from '../signals.js';
@@ -34,6 +35,8 @@ Options:
   --redact <file>             extra redaction patterns (YAML: functions, settings); PASSWORD literals of
                               CREATE/ALTER ROLE/USER/GROUP are always redacted
   --no-parameters             do not record bound parameter values (pgAudit's log_parameter off)
+  --file-mode <octal>         mode of the lake and JSONL files written locally (default 0600: they hold
+                              statement text)
   --auth-timeout <s>          time a client gets to log in (default 60, as PostgreSQL)
   --max-connections <n>       client connections at once (default 1000); more are refused with 53300
   --max-startup-connections <n>
@@ -70,8 +73,10 @@ export const proxyCommand: Command = {
         'auth-timeout': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-startup-connections': { type: 'string' },
+        'file-mode': { type: 'string' },
       },
     });
+    const fileMode = fileModeOption(values['file-mode']);
     if (!values.upstream) throw new UsageError('--upstream <host:port> is required');
     if (!values.out && !values.events)
       throw new UsageError('give --out <lake>, --events <dir>, or both: recorded events must go somewhere');
@@ -93,8 +98,9 @@ export const proxyCommand: Command = {
     const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');
     const flushSeconds = positiveOption(values['flush-seconds'], 60, '--flush-seconds');
     const storage = values.out ? openStorage(values.out, '--out') : null;
+    if (storage instanceof FsStorage) storage.fileMode = fileMode;
     const lake = storage ? await LakeWriter.open(storage) : null;
-    const writer = values.events ? await openProxyEventsWriter({ dir: values.events }) : null;
+    const writer = values.events ? await openProxyEventsWriter({ dir: values.events, fileMode }) : null;
 
     let proxy: Awaited<ReturnType<typeof startProxy>>;
     try {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { openDuckDb } from '../../lake/duckdb.js';
-import { createEventsView, createLakeView } from '../../lake/query.js';
+import { createEventsView, createLakeView, restrictToLake } from '../../lake/query.js';
 import { ALERT_FIELDS, ALERT_PARTITION_KEYS } from '../../rules/index.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { formatCsv, formatTable } from '../format-table.js';
@@ -15,6 +15,8 @@ Partition columns source and event_date are text ('2024-05-01'); filter on them 
 Options:
   --lake <dir>              lake root (a folder written by auditlake ingest)
   --format table|json|csv   output format (default: table)
+  --allow-external-access   let the SQL read and write other files and URLs (off: only the lake's
+                            Parquet files are readable, and the DuckDB configuration is locked)
   -h, --help                show this help
 
 Example:
@@ -23,12 +25,18 @@ Example:
 `;
 
 /** Runs one SQL text against the lake and returns column names and JSON-safe rows. */
-export async function queryLake(lake: string, sql: string): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
+export async function queryLake(
+  lake: string,
+  sql: string,
+  options: { allowExternalAccess?: boolean } = {},
+): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
   const storage = openStorage(lake, '--lake');
   const connection = await openDuckDb({ memoryLimit: '1GB', threads: 2 });
   try {
-    await createEventsView(connection, storage);
-    await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS);
+    const readable: string[] = [];
+    await createEventsView(connection, storage, readable);
+    await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS, readable);
+    if (!options.allowExternalAccess) await restrictToLake(connection, readable);
     const reader = await connection.runAndReadAll(sql);
     return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
   } finally {
@@ -45,14 +53,18 @@ export const queryCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { lake: { type: 'string' }, format: { type: 'string', default: 'table' } },
+      options: {
+        lake: { type: 'string' },
+        format: { type: 'string', default: 'table' },
+        'allow-external-access': { type: 'boolean', default: false },
+      },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one SQL text (quote it)');
     if (!['table', 'json', 'csv'].includes(values.format as string))
       throw new UsageError(`--format ${values.format}: expected table, json or csv`);
     let result: Awaited<ReturnType<typeof queryLake>>;
     try {
-      result = await queryLake(values.lake as string, positionals[0]);
+      result = await queryLake(values.lake as string, positionals[0], { allowExternalAccess: values['allow-external-access'] });
     } catch (e) {
       if (e instanceof UsageError) throw e;
       io.err(`auditlake query: ${(e as Error).message}\n`);
