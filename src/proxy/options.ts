@@ -6,8 +6,11 @@ export const proxyOptionsSchema = z
   .strictObject({
     listen: z.string().default('127.0.0.1:6432').describe('Address clients connect to, host:port (port 0 picks a free one).'),
     upstream: z.string().describe('PostgreSQL server to relay to, host:port.'),
-    tlsCert: z.string().optional().describe('PEM certificate file: accept TLS from clients (answer SSLRequest with S).'),
-    tlsKey: z.string().optional().describe('PEM private key file of tlsCert.'),
+    tlsCert: z
+      .string()
+      .optional()
+      .describe('PEM certificate (file, or the PEM text itself): accept TLS from clients (answer SSLRequest with S).'),
+    tlsKey: z.string().optional().describe('PEM private key of tlsCert (file, or the PEM text itself).'),
     upstreamTls: z
       .enum(['disable', 'require', 'verify-full'])
       .default('disable')

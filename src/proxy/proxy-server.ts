@@ -177,6 +177,11 @@ export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {
   };
 }
 
+/** A PEM text given inline (e.g. from a secret in the environment), or the file holding it. */
+function pemOrFile(value: string): Buffer {
+  return value.startsWith('-----BEGIN') ? Buffer.from(value) : readFileSync(value);
+}
+
 /** Refuses a connection at accept the way PostgreSQL does: one FATAL ErrorResponse, then close. */
 function refuse(socket: Socket, code: string, message: string): void {
   socket.on('error', () => {});
@@ -198,9 +203,7 @@ function sessionContext(
     upstream,
     upstreamTls: { mode: options.upstreamTls, ca: options.upstreamCa ? readFileSync(options.upstreamCa) : undefined },
     tlsContext:
-      options.tlsCert && options.tlsKey
-        ? createSecureContext({ cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) })
-        : null,
+      options.tlsCert && options.tlsKey ? createSecureContext({ cert: pemOrFile(options.tlsCert), key: pemOrFile(options.tlsKey) }) : null,
     clientTlsRequired: options.clientTls === 'require',
     connectTimeoutMs: options.connectTimeoutMs,
     limits: {

@@ -21,8 +21,9 @@ Options:
   --upstream <host:port>      the PostgreSQL server
   --out <lake>                write events to this lake (Parquet, as auditlake ingest does)
   --events <dir>              also (or instead) write events as rotated JSONL files (proxy events format)
-  --tls-cert <file>           PEM certificate: accept TLS from clients (SSLRequest answered S)
-  --tls-key <file>            its PEM private key
+  --tls-cert <file>           PEM certificate: accept TLS from clients (SSLRequest answered S);
+                              default: the PEM text in AUDITLAKE_TLS_CERT (e.g. an ECS secret)
+  --tls-key <file>            its PEM private key; default: AUDITLAKE_TLS_KEY
   --upstream-tls <mode>       disable (default), require, or verify-full (with --upstream-ca)
   --upstream-ca <file>        PEM CA to verify the server's certificate
   --client-tls <mode>         allow (default) or require: refuse clients that do not use TLS (needs --tls-cert)
@@ -108,8 +109,8 @@ export const proxyCommand: Command = {
         {
           listen: values.listen,
           upstream: values.upstream,
-          tlsCert: values['tls-cert'],
-          tlsKey: values['tls-key'],
+          tlsCert: values['tls-cert'] ?? (process.env.AUDITLAKE_TLS_CERT || undefined),
+          tlsKey: values['tls-key'] ?? (process.env.AUDITLAKE_TLS_KEY || undefined),
           upstreamTls: upstreamTls as 'disable' | 'require' | 'verify-full',
           upstreamCa: values['upstream-ca'],
           onOverflow,
