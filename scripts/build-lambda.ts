@@ -1,6 +1,6 @@
 import { cp, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 /**
  * Bundles each Lambda handler into `dist/lambda/<handler>/index.mjs` (ESM, Node 22, minified, with a
@@ -48,9 +48,7 @@ export async function buildHandler(handler: (typeof HANDLERS)[number], outDir = 
   const dir = join(outDir, handler);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await build({
-    entryPoints: [`src/lambda/${handler}.ts`],
-    outfile: join(dir, 'index.mjs'),
+  const options: BuildOptions = {
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -64,7 +62,10 @@ export async function buildHandler(handler: (typeof HANDLERS)[number], outDir = 
     // Bundled CommonJS dependencies call require() for Node built-ins; ESM has none of its own.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     logLevel: 'warning',
-  });
+  };
+  await build({ ...options, entryPoints: [`src/lambda/${handler}.ts`], outfile: join(dir, 'index.mjs') });
+  // DAS decryption threads run this file, which `decrypt-pool.ts` looks for beside the handler.
+  await build({ ...options, entryPoints: ['src/collectors/das/decrypt-worker.ts'], outfile: join(dir, 'decrypt-worker.mjs') });
   for (const [name, keep] of Object.entries(RUNTIME_PACKAGES)) await copyPackage(name, keep, dir);
   await cp('rules', join(dir, 'rules'), { recursive: true });
   return dir;

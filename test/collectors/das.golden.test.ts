@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLUSTER_ID } from '../../fixtures/das/sample-records.js';
 import { checkEvent, eventToJson } from '../../src/schema/index.js';
 import { collectFile, FIXTURES, startDasKms } from '../support/das-kms.js';
+import { expectGolden } from '../support/golden.js';
 import type { KmsServer } from '../support/kms-server.js';
 
 /** Every DAS input fixture: JSON Lines and Lambda events, not key files or expectations. */
@@ -33,9 +34,7 @@ describe('DAS golden files', () => {
         rejected: total.rejected.map((r) => ({ source_ref: r.source_ref, reason: r.reason })),
         events: total.events.map(eventToJson),
       };
-      const expectedPath = `${FIXTURES}${file.replace(/\.jsonl?$/, '')}.expected.json`;
-      if (process.env.UPDATE_GOLDEN) writeFileSync(expectedPath, `${JSON.stringify(actual, null, 2)}\n`);
-      expect(actual).toEqual(JSON.parse(readFileSync(expectedPath, 'utf8')));
+      await expectGolden(`${FIXTURES}${file.replace(/\.jsonl?$/, '')}.expected.json`, actual);
     });
   }
 });

@@ -32,8 +32,11 @@ export async function generateDataKey(kms: KMSClient, keyId: string, resourceId:
   return { plaintext: new Uint8Array(out.Plaintext!), ciphertext: Buffer.from(out.CiphertextBlob!).toString('base64') };
 }
 
-/** Encrypts `payload` (already gzip'd, or any bytes for bad-record fixtures) as a DAS ESDK message. */
-export async function encryptPayload(dataKey: Uint8Array, payload: Uint8Array): Promise<Buffer> {
+/**
+ * Encrypts `payload` (already gzip'd, or any bytes for bad-record fixtures) as a DAS ESDK message, with framed
+ * content of `frameLength` bytes a frame (the SDK's default 4096 unless given).
+ */
+export async function encryptPayload(dataKey: Uint8Array, payload: Uint8Array, frameLength?: number): Promise<Buffer> {
   const keyring = new RawAesKeyringNode({
     keyNamespace: 'BC',
     keyName: 'DataKey',
@@ -42,6 +45,7 @@ export async function encryptPayload(dataKey: Uint8Array, payload: Uint8Array): 
   });
   const { result } = await encrypt(keyring, payload, {
     suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384,
+    ...(frameLength ? { frameLength } : {}),
   });
   return result;
 }

@@ -7,11 +7,11 @@
  * caller must then not acknowledge the records.
  */
 
-import type { RawAesKeyringNode } from '@aws-crypto/client-node';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { type Batch, idKey, MAX_REJECTED_RECORD, newBatch, rejected } from '../../schema/index.js';
 import { DataKeyCache } from './data-key-cache.js';
-import { decryptActivity, keyringFor } from './decrypt.js';
+import { DasKeyMaterial, decryptActivity } from './decrypt.js';
+import { type DecryptPool, sharedDecryptPool } from './decrypt-pool.js';
 import { parseEnvelope } from './envelope.js';
 import { decryptDataKey, encryptionContextFor, type RetryOptions, resourceIdFromStream } from './kms.js';
 import { type DasFilters, mapDasRecord } from './map-event.js';
@@ -37,8 +37,8 @@ export interface DasUnit {
   resourceId: string | null;
 }
 
-/** What the data-key cache holds: the keyring of a data key, or why KMS refused it. */
-export type CachedKey = { ok: true; keyring: RawAesKeyringNode } | { ok: false; reason: string };
+/** What the data-key cache holds: what decrypts a data key's messages, or why KMS refused the key. */
+export type CachedKey = { ok: true; material: DasKeyMaterial } | { ok: false; reason: string };
 
 /** Options for {@link createDasDecoder}. */
 export interface DasDecoderOptions {
@@ -50,6 +50,11 @@ export interface DasDecoderOptions {
   concurrency?: number;
   filters?: Partial<DasFilters>;
   retry?: RetryOptions;
+  /**
+   * Worker threads for decryption: the process-wide pool by default (one thread per core, up to 4;
+   * `AUDITLAKE_DECRYPT_THREADS` overrides), null to decrypt on the calling thread.
+   */
+  pool?: DecryptPool | null;
 }
 
 /** Decodes DAS records into batches. */
@@ -89,6 +94,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     databases: options.filters?.databases,
   };
   let kmsCalls = 0;
+  const pool = options.pool === undefined ? sharedDecryptPool() : options.pool;
 
   function keyFor(resourceId: string, keyText: string, keyBlob: Buffer): Promise<CachedKey> {
     const context = Object.entries(encryptionContextFor(resourceId))[0].join('=');
@@ -96,7 +102,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
       kms ??= new KMSClient({});
       kmsCalls++;
       const result = await decryptDataKey(kms, keyBlob, resourceId, options.retry);
-      return result.ok ? { ok: true, keyring: keyringFor(result.key) } : result;
+      return result.ok ? { ok: true, material: new DasKeyMaterial(result.key) } : result;
     });
   }
 
@@ -107,7 +113,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     if (!unit.resourceId) return 'unknown resource id: configure resourceId, or read a stream named aws-rds-das-<resource id>';
     const key = await keyFor(unit.resourceId, parsed.envelope.key, parsed.envelope.keyBlob);
     if (!key.ok) return key.reason;
-    const activity = await decryptActivity(key.keyring, parsed.envelope.events);
+    const activity = await decryptActivity(key.material, parsed.envelope.events, pool);
     if (!activity.ok) return activity.reason;
     mapDasRecord(activity.record, { key: unit.key, ref: unit.ref, ingestTime }, filters, piece);
     return null;

@@ -3,18 +3,22 @@
  * message whose data key is wrapped by a raw AES-256-GCM key (namespace `BC`, name `DataKey`) — the plaintext
  * data key KMS returned. Its body is gzip of the JSON `DatabaseActivityMonitoringRecord`.
  */
-import { gunzipSync } from 'node:zlib';
 import { buildClient, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
+import type { DecryptPool } from './decrypt-pool.js';
+import { DAS_KEYRING, decryptDasMessage, isDasFastPathMessage } from './esdk-message.js';
+import { type ActivityResult, parsePayload, unzipPayload } from './payload.js';
+
+export type { ActivityResult } from './payload.js';
 
 /** Key provider namespace and key name Aurora uses for the raw AES wrapping key. */
-export const DAS_KEY_NAMESPACE = 'BC';
-export const DAS_KEY_NAME = 'DataKey';
+export const DAS_KEY_NAMESPACE = DAS_KEYRING.namespace;
+export const DAS_KEY_NAME = DAS_KEYRING.name;
 
 // DAS messages use the non-committing signed suite ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384: the default
 // policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT) refuses them with "Configuration conflict".
 const { decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT);
 
-/** The keyring that unwraps ESDK messages of one DAS data key. Build it once per data key. */
+/** The keyring that unwraps ESDK messages of one DAS data key, for the SDK. Build it once per data key. */
 export function keyringFor(dataKey: Uint8Array): RawAesKeyringNode {
   return new RawAesKeyringNode({
     keyNamespace: DAS_KEY_NAMESPACE,
@@ -25,27 +29,54 @@ export function keyringFor(dataKey: Uint8Array): RawAesKeyringNode {
   });
 }
 
-/** The decrypted activity record (still untyped JSON), or why it could not be had. */
-export type ActivityResult = { ok: true; record: unknown } | { ok: false; reason: string };
+/** What decrypts the messages of one DAS data key: the key itself, and the SDK keyring built when first needed. */
+export class DasKeyMaterial {
+  private sdkKeyring: RawAesKeyringNode | undefined;
+  /** `dataKey` is copied: callers may reuse their buffer. */
+  constructor(dataKey: Uint8Array) {
+    this.dataKey = new Uint8Array(dataKey);
+  }
+  readonly dataKey: Uint8Array;
+  /** The SDK keyring of this key, for messages outside the fast path. */
+  keyring(): RawAesKeyringNode {
+    this.sdkKeyring ??= keyringFor(this.dataKey);
+    return this.sdkKeyring;
+  }
+}
 
-/** Decrypts an ESDK message with `keyring`, gunzips and parses it. Never throws. */
-export async function decryptActivity(keyring: RawAesKeyringNode, message: Uint8Array): Promise<ActivityResult> {
-  let plaintext: Buffer;
+/** The plaintext of an ESDK message, or why it could not be had. */
+export type PlaintextResult = { ok: true; plaintext: Buffer } | { ok: false; reason: string };
+
+/**
+ * Decrypts an ESDK message of a DAS data key. Messages of the suite Aurora writes go through the native-crypto
+ * decryptor (`esdk-message.ts`); anything else goes to the SDK, which decides. Never throws.
+ */
+export async function decryptMessage(material: DasKeyMaterial, message: Uint8Array): Promise<PlaintextResult> {
+  const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  if (isDasFastPathMessage(bytes)) {
+    const result = decryptDasMessage(bytes, material.dataKey, DAS_KEYRING);
+    return result.ok ? result : { ok: false, reason: `ESDK decrypt failed: ${result.reason}` };
+  }
   try {
-    ({ plaintext } = await decrypt(keyring, message));
+    const { plaintext } = await decrypt(material.keyring(), bytes);
+    return { ok: true, plaintext };
   } catch (err) {
     return { ok: false, reason: `ESDK decrypt failed: ${(err as Error).message}` };
   }
-  let json: string;
-  try {
-    json = gunzipSync(plaintext).toString('utf8');
-  } catch (err) {
-    return { ok: false, reason: `decrypted payload is not gzip: ${(err as Error).message}` };
+}
+
+/**
+ * Decrypts an ESDK message of a DAS data key, gunzips and parses it. With a pool, fast-path messages are
+ * decrypted on its worker threads; everything else, and everything without a pool, on this thread. Never
+ * throws for a bad message (a failed worker rejects: that is a fault of the process, not of the record).
+ */
+export async function decryptActivity(material: DasKeyMaterial, message: Uint8Array, pool?: DecryptPool | null): Promise<ActivityResult> {
+  if (pool && isDasFastPathMessage(message)) {
+    const text = await pool.decrypt(material.dataKey, message);
+    return text.ok ? parsePayload(text.json) : text;
   }
-  try {
-    return { ok: true, record: JSON.parse(json) };
-  } catch {
-    // JSON.parse's message quotes the decrypted text, which may hold a secret: say only how long it was.
-    return { ok: false, reason: `decrypted payload is not JSON (${json.length} characters)` };
-  }
+  const decrypted = await decryptMessage(material, message);
+  if (!decrypted.ok) return decrypted;
+  const text = unzipPayload(decrypted.plaintext);
+  return text.ok ? parsePayload(text.json) : text;
 }
