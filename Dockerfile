@@ -26,11 +26,15 @@ FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     AUDITLAKE_HEALTH_PORT=6432
 WORKDIR /app
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
-COPY --from=build --chown=node:node /app/dist ./dist
-COPY --chown=node:node package.json ./
-COPY --chown=node:node rules ./rules
-COPY --chown=node:node schemas ./schemas
+# The app files belong to root and are read-only to the runtime user, so a compromised process cannot
+# change the code it runs; the ECS task also mounts the root filesystem read-only (writable: /tmp).
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json ./
+COPY --chown=root:root rules ./rules
+COPY --chown=root:root schemas ./schemas
+# The RDS CA bundle, so the proxy verifies the database's certificate (--upstream-tls verify-full).
+ADD --chown=root:root --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /app/certs/rds-global-bundle.pem
 USER node
 EXPOSE 6432
 # The proxy and the Kinesis consumer drain and flush on SIGTERM (proxy sessions get 10 s), well within

@@ -56,6 +56,13 @@ export const contextSchema = z
     proxyImageTag: z.string().default('latest'),
     proxyDesiredCount: z.coerce.number().int().min(0).default(2),
     proxyClientCidrs: list.describe('Networks allowed to reach the proxy (default: the VPC).'),
+    proxyTlsSecretArn: arn('secretsmanager')
+      .optional()
+      .describe('Secrets Manager secret (JSON with "cert" and "key", PEM) the proxy presents to clients; clients must then use TLS.'),
+    proxyUpstreamTls: z
+      .enum(['disable', 'require', 'verify-full'])
+      .default('verify-full')
+      .describe('TLS from the proxy to the database; verify-full checks the RDS certificate with the bundle in the image.'),
     privilegedUsers: list.describe('Users whose sessions the privileged-sessions report lists.'),
     projectionStart: z
       .string()
@@ -130,6 +137,8 @@ export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoo
           cpu: 512,
           memoryMiB: 1024,
           clientCidrs: c.proxyClientCidrs,
+          tlsSecretArn: c.proxyTlsSecretArn,
+          upstreamTls: c.proxyUpstreamTls,
         }
       : undefined,
     databaseName: STACK_DEFAULTS.databaseName,

@@ -56,6 +56,13 @@ describe('Dockerfile', () => {
     for (const path of ['node_modules', 'dist', '.git', 'infra']) expect(ignored).toContain(path);
   });
 
+  it('leaves the app files to root (read-only to the runtime user) and ships the RDS CA bundle', () => {
+    for (const c of one('COPY')) expect(c).toMatch(/--chown=root:root/);
+    expect(one('ADD')).toEqual([
+      '--chown=root:root --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /app/certs/rds-global-bundle.pem',
+    ]);
+  });
+
   it('enters the CLI, and its default command is one the CLI runs', async () => {
     expect(JSON.parse(one('ENTRYPOINT')[0])).toEqual(['node', 'dist/cli/bin.js']);
     expect(JSON.parse(readFileSync('package.json', 'utf8')).bin.auditlake).toBe('dist/cli/bin.js');

@@ -231,7 +231,58 @@ describe('proxy service', () => {
           PortMappings: [{ ContainerPort: 6432, Protocol: 'tcp' }],
           StopTimeout: 30,
           LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
-          Command: ['proxy', '--listen', '0.0.0.0:6432', '--upstream', CONTEXT.proxyUpstream, '--out', Match.anyValue()],
+          Command: [
+            'proxy',
+            '--listen',
+            '0.0.0.0:6432',
+            '--upstream',
+            CONTEXT.proxyUpstream,
+            '--out',
+            Match.anyValue(),
+            '--upstream-tls',
+            'verify-full',
+            '--upstream-ca',
+            '/app/certs/rds-global-bundle.pem',
+          ],
+          ReadonlyRootFilesystem: true,
+          MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
+        }),
+      ],
+    });
+  });
+
+  it('keeps the client address (preserve_client_ip) and gives the NLB a security group the tasks trust', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'preserve_client_ip.enabled', Value: 'true' }]),
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { SecurityGroups: [Match.anyValue()] });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: 'auditlake proxy NLB',
+      SecurityGroupIngress: [Match.objectLike({ FromPort: 5432, ToPort: 5432, IpProtocol: 'tcp' })],
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 6432,
+      ToPort: 6432,
+      Description: 'NLB health checks',
+      SourceSecurityGroupId: Match.anyValue(),
+    });
+  });
+
+  it('presents the certificate from Secrets Manager and refuses plaintext clients when a TLS secret is set', () => {
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:proxy-tls-AbCdEf';
+    const stack = new AuditlakeStack(new App(), 'AuditlakeTls', {
+      ...propsFromContext({ proxyUpstream: CONTEXT.proxyUpstream, proxyTlsSecretArn: secretArn, proxyImageRepository: 'auditlake' }, '/x'),
+      env: ENV,
+    });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Command: Match.arrayWith(['--client-tls', 'require']),
+          Secrets: [
+            { Name: 'AUDITLAKE_TLS_CERT', ValueFrom: `${secretArn}:cert::` },
+            { Name: 'AUDITLAKE_TLS_KEY', ValueFrom: `${secretArn}:key::` },
+          ],
         }),
       ],
     });

@@ -26,6 +26,13 @@ export class UsageError extends Error {}
 /** Exit codes shared by every command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
+/** A file mode option in octal (`0640`, `600`); default 0600. */
+export function fileModeOption(value: string | undefined): number {
+  if (value === undefined) return 0o600;
+  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`--file-mode ${value}: expected an octal mode such as 0600 or 0640`);
+  return Number.parseInt(value, 8);
+}
+
 /** A positive number option (`fallback` when absent); anything else is a usage error naming the option. */
 export function positiveOption(value: string | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback;

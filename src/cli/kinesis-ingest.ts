@@ -5,6 +5,7 @@ import type { Storage } from '../lake/storage.js';
 import type { BatchTransform } from '../pipeline/policies-stage.js';
 import type { RulesStage } from '../pipeline/rules-stage.js';
 import { writeStream } from '../pipeline/stream.js';
+import type { SqlRedactor } from '../redact/index.js';
 import { idKey } from '../schema/index.js';
 import { type Io, UsageError } from './command.js';
 import { logJson, onStopSignal } from './signals.js';
@@ -25,6 +26,8 @@ export interface KinesisIngestOptions {
   policies: BatchTransform | null;
   flushEvents: number;
   flushMs: number;
+  /** The redaction stage's redactor (default: built-in rules). */
+  redactor?: SqlRedactor;
 }
 
 /**
@@ -86,6 +89,7 @@ export async function ingestKinesis(
       flushMs: options.flushMs,
       observers: options.rules ? [options.rules.observe] : [],
       mergePosition: (a, b) => ({ ...a, ...b }),
+      redactor: options.redactor,
       commit: (positions) => source.commit(positions),
       afterUnit: async (unitKey) => {
         await options.rules?.writePending(lake, unitKey);

@@ -1,12 +1,20 @@
 import type { Collector, CollectorContext } from '../collectors/contract.js';
 import { collectorForFormat, detectFormat } from '../collectors/registry.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
+import { createSqlRedactor, redactBatch, type SqlRedactor, scrubRaw } from '../redact/index.js';
 import { type Batch, nowMicros, rejected, type Source } from '../schema/index.js';
 import { type OpenedInput, openFile } from './open-input.js';
 import { defaultParseWorkers, ParsePool } from './parse-pool.js';
 import { pieceBatches } from './pieces.js';
 import type { BatchTransform } from './policies-stage.js';
 import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
+
+/**
+ * Parse workers (`AUDITLAKE_PARSE_WORKERS`) encode batches for the lake before redaction and the policies stage
+ * could change them, so they stay unused until those stages run in the workers too: one switch, so the path
+ * can be measured and finished without secrets ever reaching an encoded row meanwhile.
+ */
+const REDACTION_IN_WORKERS = false;
 
 /** Something that sees every batch before it is written (the rules engine), with the name of its input. Returns how many alerts it raised. */
 export type BatchObserver = (batch: Batch, input?: string) => Promise<number> | number;
@@ -32,7 +40,12 @@ export interface IngestOptions {
   workers?: number;
   /** Parse workers to use (`ingestFiles` sets it from `workers`); without it, inputs parse on this thread. */
   pool?: ParsePool;
+  /** The redaction stage's statement redactor (built-in PASSWORD rule plus configured patterns); default: built-in only. */
+  redactor?: SqlRedactor;
 }
+
+/** The redactor of a run that configures no extra patterns. */
+const BUILT_IN_REDACTOR = createSqlRedactor();
 
 // Thousands of events cross each stage boundary; a few thousand, not more, so a batch dies young in the
 // garbage collector instead of being promoted (measured: 8192 cost ~20% more time than 2048).
@@ -69,7 +82,12 @@ export async function ingestInput(
     stats.records = 1;
     stats.quarantined = 1;
     const writer = lake.input('unknown', input.key, input.name);
-    await writer.write({ events: [], rejected: [rejected(input.name, picked, input.head.slice(0, 4096))], skipped: {}, records: 1 });
+    await writer.write({
+      events: [],
+      rejected: [rejected(input.name, picked, scrubRaw(input.head.slice(0, 4096)))],
+      skipped: {},
+      records: 1,
+    });
     await writer.finish();
     return { stats, alerts };
   }
@@ -84,14 +102,18 @@ export async function ingestInput(
   const counted: Record<string, Record<string, number>> = {};
   try {
     const transforms = options.transforms ?? [];
-    // Parse workers encode batches for the lake themselves; a stage that changes events (policies) must see
-    // them before that, so with one the input is read on this thread.
-    const pieces = options.pool && transforms.length === 0 ? picked.collector.pieces?.[picked.format] : undefined;
+    const redactor = options.redactor ?? BUILT_IN_REDACTOR;
+    // Parse workers hand back batches already encoded for the lake, past the point where redaction and the
+    // policies stage change events; until those stages run in the workers too, every input is read on this
+    // thread, so secrets never reach an encoded row.
+    const pieces = options.pool && REDACTION_IN_WORKERS ? picked.collector.pieces?.[picked.format] : undefined;
     const batches =
       pieces && options.pool
         ? pieceBatches(input, picked.format, ctx, pieces, options.pool, options.observers.length > 0)
         : picked.collector.collect(input, picked.format, ctx);
-    for await (const batch of batches) {
+    for await (const collected of batches) {
+      // Secrets never pass this point: rules, alerts, the lake and the quarantine see redacted text only.
+      const batch = redactBatch(collected, redactor);
       for (const transform of transforms) transform(batch);
       countBatch(stats, batch, counted);
       for (const observe of options.observers) alerts += await observe(batch, input.name);

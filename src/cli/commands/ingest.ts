@@ -2,13 +2,15 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { knownFormats } from '../../collectors/registry.js';
+import { FsStorage } from '../../lake/fs-storage.js';
 import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
 import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
+import { createSqlRedactor, loadRedactConfig, type SqlRedactor } from '../../redact/index.js';
 import { DEFAULT_PROJECTION_START, idKey } from '../../schema/index.js';
-import { type Command, EXIT, type Io, positiveOption, UsageError } from '../command.js';
+import { type Command, EXIT, fileModeOption, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
@@ -42,6 +44,9 @@ Options:
                        first event_date the Athena table's partition projection covers (default
                        ${DEFAULT_PROJECTION_START}): events dated earlier, or after today, are counted and
                        reported, as Athena cannot see them (they are written all the same)
+  --file-mode <octal>  mode of the files a local lake gets (default 0600: they hold statement text)
+  --redact <file>      extra redaction patterns (YAML: functions, settings); PASSWORD literals of
+                       CREATE/ALTER ROLE/USER/GROUP are always redacted, in events and quarantine
 ${SIGN_HELP}
   -h, --help           show this help
 
@@ -137,6 +142,8 @@ export const ingestCommand: Command = {
         'roll-mb': { type: 'string' },
         compression: { type: 'string', default: 'zstd' },
         'sse-kms-key': { type: 'string' },
+        redact: { type: 'string' },
+        'file-mode': { type: 'string' },
         'kinesis-stream': { type: 'string' },
         from: { type: 'string', default: 'trim-horizon' },
         follow: { type: 'boolean', default: false },
@@ -175,7 +182,10 @@ export const ingestCommand: Command = {
         throw new UsageError((e as Error).message);
       }
     }
+    const redactor = await redactorFrom(values.redact);
+    const fileMode = fileModeOption(values['file-mode']);
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
+    if (storage instanceof FsStorage) storage.fileMode = fileMode;
     // Rules and policies load before the lake opens, so a bad file fails without creating the lake folder.
     const rules = await rulesStageFrom(values);
     const policies = await policiesStageFrom(values);
@@ -189,7 +199,17 @@ export const ingestCommand: Command = {
     try {
       if (stream) {
         const result = await ingestKinesis(
-          { stream, from, follow: values.follow as boolean, dasOptions, rules, policies, flushEvents, flushMs: flushSeconds * 1000 },
+          {
+            stream,
+            from,
+            follow: values.follow as boolean,
+            dasOptions,
+            rules,
+            policies,
+            flushEvents,
+            flushMs: flushSeconds * 1000,
+            redactor,
+          },
           lake,
           storage,
           io,
@@ -213,6 +233,7 @@ export const ingestCommand: Command = {
           transforms: policies ? [policies] : [],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
+          redactor,
         },
         s3Inputs.map((url) => s3InputSet(url)),
       );
@@ -229,3 +250,13 @@ export const ingestCommand: Command = {
     }
   },
 };
+
+/** The redaction stage's redactor: built-in rules plus the patterns of `--redact <file>`; a bad file is a usage error. */
+async function redactorFrom(file: string | undefined): Promise<SqlRedactor> {
+  if (!file) return createSqlRedactor();
+  try {
+    return createSqlRedactor(await loadRedactConfig(file));
+  } catch (e) {
+    throw new UsageError(`--redact ${(e as Error).message}`);
+  }
+}

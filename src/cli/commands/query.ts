@@ -3,12 +3,12 @@ import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb } from '../../lake/duckdb.js';
 import { sqlString } from '../../lake/parquet-convert.js';
-import { createEventsView, createLakeView } from '../../lake/query.js';
+import { createEventsView, createLakeView, restrictToLake } from '../../lake/query.js';
 import type { Storage } from '../../lake/storage.js';
 import { ALERT_FIELDS, ALERT_PARTITION_KEYS } from '../../rules/index.js';
 import { type Command, EXIT, type Io, UsageError } from '../command.js';
@@ -38,6 +38,8 @@ Options:
                             --out: parquet, csv or json (JSON lines), default from the file's extension
   --out <file>              write the result to this file instead of stdout
   --max-rows <n>            table: rows shown (default ${DEFAULT_TABLE_ROWS})
+  --allow-external-access   let the SQL read and write other files and URLs (off: only the lake's
+                            Parquet files are readable, and the DuckDB configuration is locked)
   -h, --help                show this help
 
 Example:
@@ -50,16 +52,31 @@ Example:
 const QUERY_MEMORY = '256MB';
 
 /**
- * Opens DuckDB over a lake (views audit_events and audit_alerts), runs `use` with the connection and
- * closes it. Large sorts and joins spill to a private temporary folder, removed afterwards.
+ * Locks the connection before the user's SQL runs: from then on only the lake's files and `writable` (the
+ * output a command writes itself) can be touched, and the configuration cannot be changed back.
  */
-export async function withLake<T>(storage: Storage, use: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+export type LockDown = (writable?: string[]) => Promise<void>;
+
+/**
+ * Opens DuckDB over a lake (views audit_events and audit_alerts), runs `use` with the connection and
+ * closes it; `use` must call its lock-down before it runs any SQL of the user's (a no-op with
+ * `allowExternalAccess`). Large sorts and joins spill to a private temporary folder, removed afterwards.
+ */
+export async function withLake<T>(
+  storage: Storage,
+  use: (connection: DuckDBConnection, lockDown: LockDown) => Promise<T>,
+  options: { allowExternalAccess?: boolean } = {},
+): Promise<T> {
   const spill = await mkdtemp(join(tmpdir(), 'auditlake-query-'));
   const connection = await openDuckDb({ memoryLimit: QUERY_MEMORY, threads: 2, tempDirectory: spill });
   try {
-    await createEventsView(connection, storage);
-    await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS);
-    return await use(connection);
+    const readable: string[] = [];
+    await createEventsView(connection, storage, readable);
+    await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS, readable);
+    const lockDown: LockDown = async (writable = []) => {
+      if (!options.allowExternalAccess) await restrictToLake(connection, [...readable, ...writable]);
+    };
+    return await use(connection, lockDown);
   } finally {
     connection.closeSync();
     await rm(spill, { recursive: true, force: true });
@@ -67,12 +84,21 @@ export async function withLake<T>(storage: Storage, use: (connection: DuckDBConn
 }
 
 /** Runs one SQL text against the lake and returns column names and JSON-safe rows (for small results). */
-export async function queryLake(lake: string, sql: string): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
+export async function queryLake(
+  lake: string,
+  sql: string,
+  options: { allowExternalAccess?: boolean } = {},
+): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
   const storage = await openLakeForReading(lake);
-  return withLake(storage, async (connection) => {
-    const reader = await connection.runAndReadAll(sql);
-    return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
-  });
+  return withLake(
+    storage,
+    async (connection, lockDown) => {
+      await lockDown();
+      const reader = await connection.runAndReadAll(sql);
+      return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
+    },
+    options,
+  );
 }
 
 /**
@@ -80,11 +106,21 @@ export async function queryLake(lake: string, sql: string): Promise<{ columns: s
  * FIFO that this process reads): as fast as `duckdb -csv`, and memory stays bounded because DuckDB's
  * writes block while the reader is behind. Returns the row count.
  */
-async function copyToOutput(connection: DuckDBConnection, sql: string, format: 'csv' | 'json', io: Io): Promise<number> {
-  const columns = await describe(connection, sql);
-  if (!columns) return jsRows(connection, sql, format, io);
+async function copyToOutput(
+  connection: DuckDBConnection,
+  sql: string,
+  format: 'csv' | 'json',
+  io: Io,
+  lockDown: LockDown,
+): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'auditlake-rows-'));
   const fifo = join(dir, 'rows');
+  await lockDown([fifo]);
+  const columns = await describe(connection, sql);
+  if (!columns) {
+    await rm(dir, { recursive: true, force: true });
+    return jsRows(connection, sql, format, io);
+  }
   execFileSync('mkfifo', ['-m', '600', fifo]);
   // Our own reader and a placeholder writer: neither open blocks, and the reader sees no end of file
   // before DuckDB has opened, written and closed its side.
@@ -156,7 +192,8 @@ async function jsRows(connection: DuckDBConnection, sql: string, format: 'csv' |
 }
 
 /** A query's rows as a table of at most `maxRows` rows; every row is counted, the rest are not kept. */
-async function tableRows(connection: DuckDBConnection, sql: string, maxRows: number, io: Io): Promise<number> {
+async function tableRows(connection: DuckDBConnection, sql: string, maxRows: number, io: Io, lockDown: LockDown): Promise<number> {
+  await lockDown();
   const result = await connection.stream(sql);
   const columns = result.columnNames();
   const shown: Record<string, unknown>[] = [];
@@ -195,7 +232,9 @@ async function copyRows(
   file: string,
   format: 'parquet' | 'csv' | 'json',
   io: Io,
+  lockDown: LockDown,
 ): Promise<number> {
+  await lockDown([resolve(file)]);
   const options = { parquet: 'FORMAT parquet, COMPRESSION zstd', csv: 'FORMAT csv, HEADER true', json: 'FORMAT json' }[format];
   const progress = startProgress(io, { ticking: true });
   progress.update(`writing ${file}`, true);
@@ -204,7 +243,7 @@ async function copyRows(
     if (pct >= 0) progress.update(`writing ${file}: ${pct.toFixed(0)}%`);
   }, 250);
   try {
-    const result = await connection.run(`COPY (${bareSql(sql)}) TO ${sqlString(file)} (${options})`);
+    const result = await connection.run(`COPY (${bareSql(sql)}) TO ${sqlString(resolve(file))} (${options})`);
     const rows = result.rowsChanged;
     progress.done();
     io.err(`${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'} written to ${file} (${format})\n`);
@@ -224,7 +263,13 @@ export const queryCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { lake: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, 'max-rows': { type: 'string' } },
+      options: {
+        lake: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        'max-rows': { type: 'string' },
+        'allow-external-access': { type: 'boolean', default: false },
+      },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one SQL text (quote it)');
     const out = values.out;
@@ -235,12 +280,15 @@ export const queryCommand: Command = {
     if (!Number.isInteger(maxRows) || maxRows < 0) throw new UsageError(`--max-rows ${values['max-rows']}: expected a whole number`);
     const storage = await openLakeForReading(values.lake);
     const sql = positionals[0];
-    await withLake(storage, (connection) =>
-      out
-        ? copyRows(connection, sql, out, format as 'parquet' | 'csv' | 'json', io)
-        : format === 'table'
-          ? tableRows(connection, sql, maxRows, io)
-          : copyToOutput(connection, sql, format as 'csv' | 'json', io),
+    await withLake(
+      storage,
+      (connection, lockDown) =>
+        out
+          ? copyRows(connection, sql, out, format as 'parquet' | 'csv' | 'json', io, lockDown)
+          : format === 'table'
+            ? tableRows(connection, sql, maxRows, io, lockDown)
+            : copyToOutput(connection, sql, format as 'csv' | 'json', io, lockDown),
+      { allowExternalAccess: values['allow-external-access'] },
     );
     return EXIT.ok;
   },
