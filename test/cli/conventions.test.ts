@@ -114,7 +114,16 @@ describe('CLI conventions', () => {
       expect(r.code, ext).toBe(0);
       expect(r.out).toBe('');
       expect(r.err).toBe(`100 rows written to ${file} (${ext})\n`);
-      const back = await cli(['query', '--lake', lake.dir, '--format', 'csv', `SELECT count(*) AS n FROM '${file}'`]);
+      // Reading a file outside the lake back needs --allow-external-access: query is locked to the lake.
+      const back = await cli([
+        'query',
+        '--lake',
+        lake.dir,
+        '--allow-external-access',
+        '--format',
+        'csv',
+        `SELECT count(*) AS n FROM '${file}'`,
+      ]);
       expect(back.out, ext).toBe('n\n100\n');
     }
     const bad = await cli(['query', '--lake', lake.dir, '--out', join(lake.dir, 'x.txt'), 'SELECT 1']);

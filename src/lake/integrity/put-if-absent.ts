@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { FsStorage } from '../fs-storage.js';
 import { S3Storage } from '../s3-storage.js';
 import type { Storage } from '../storage.js';
 
@@ -15,9 +16,11 @@ import type { Storage } from '../storage.js';
 export async function putIfAbsent(storage: Storage, key: string, body: Buffer): Promise<boolean> {
   const local = storage.localPath(key);
   if (local !== null) {
-    await mkdir(dirname(local), { recursive: true });
+    // A digest names the lake's files: it gets the mode the lake's own files get (0600 by default).
+    const mode = storage instanceof FsStorage ? storage.fileMode : 0o600;
+    await mkdir(dirname(local), { recursive: true, mode: mode | ((mode & 0o444) >> 2) });
     const temp = `${local}.${randomUUID()}.tmp`;
-    await writeFile(temp, body);
+    await writeFile(temp, body, { mode });
     try {
       await link(temp, local);
       return true;
