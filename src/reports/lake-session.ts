@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -23,28 +22,11 @@ import { formatMicros } from '../schema/index.js';
 /** A row as the readers hand it on. */
 export type PlainRow = Record<string, unknown>;
 
-/** Top-level entries a lake folder may hold. */
-const LAKE_ENTRIES = ['events', 'alerts', '_state', '_quarantine'];
-
 /**
- * Fails with a message naming the path when a local `--lake` is not a lake: missing, not a folder,
- * or a folder with other things in it but none of a lake's. An empty folder is an empty lake.
+ * A DuckDB connection with `audit_events` over the lake, bounded in memory. The commands check first that
+ * the path holds a lake (`openLakeForReading`).
  */
-export async function assertLake(storage: Storage, option = '--lake'): Promise<void> {
-  const root = storage.localPath('');
-  if (root === null) return; // an S3 prefix with nothing under it is an empty lake
-  const info = await stat(root).catch(() => null);
-  if (!info) throw new Error(`${option} ${storage.url}: no such folder`);
-  if (!info.isDirectory()) throw new Error(`${option} ${storage.url}: not a folder`);
-  const keys = await storage.list('');
-  if (keys.length > 0 && !keys.some((k) => LAKE_ENTRIES.includes(k.split('/')[0]))) {
-    throw new Error(`${option} ${storage.url}: holds no lake (no events/, alerts/ or _state/ folder)`);
-  }
-}
-
-/** A DuckDB connection with `audit_events` over the lake, bounded in memory. */
 export async function openLakeSession(storage: Storage): Promise<DuckDBConnection> {
-  await assertLake(storage);
   // Sorts and aggregations larger than the memory limit spill here (never into the lake, which is only read).
   const tempDirectory = join(tmpdir(), `auditlake-duckdb-${process.pid}`);
   const connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });

@@ -192,6 +192,6 @@ describe('auditlake report', () => {
     expect(missing.err).toContain(`${lake.dir}/nope: no such folder`);
     const notLake = await cli(['report', 'summary', '--lake', 'src']);
     expect(notLake.code).toBe(1);
-    expect(notLake.err).toContain('holds no lake');
+    expect(notLake.err).toContain('not a lake');
   });
 });

@@ -4,7 +4,7 @@ import { OCSF_VERSION } from '../../export/ocsf/map.js';
 import { type Period, resolveDay } from '../../reports/run.js';
 import { OutputClosed, stdoutSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
-import { openStorage } from '../lake-options.js';
+import { openLakeForReading, openStorage } from '../lake-options.js';
 
 const HELP = `Usage: auditlake export ocsf --lake <dir|s3://...> --out <dir|s3://...|-> [options]
 
@@ -81,7 +81,7 @@ export const exportCommand: Command = {
     if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
       throw new UsageError(`--region ${region}: expected an AWS region such as eu-west-1`);
     if (accountId !== undefined && !/^\d{12}$/.test(accountId)) throw new UsageError(`--account-id ${accountId}: expected 12 digits`);
-    const lake = openStorage(values.lake, '--lake');
+    const lake = await openLakeForReading(values.lake);
 
     if (values.out === '-') {
       if (format !== 'jsonl') throw new UsageError('--out - writes JSON lines: add --format jsonl');

@@ -6,7 +6,7 @@ import { openLakeSession } from '../../reports/lake-session.js';
 import { type Period, resolveDay, runReport } from '../../reports/run.js';
 import { fileSink, OutputClosed, stdoutSink, type TextSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
-import { openStorage } from '../lake-options.js';
+import { openLakeForReading } from '../lake-options.js';
 
 const width = Math.max(...REPORTS.map((r) => r.name.length));
 const HELP = `Usage: auditlake report <name>|all --lake <dir|s3://bucket/prefix> [options]
@@ -90,7 +90,7 @@ export const reportCommand: Command = {
       burstThreshold: wholeOption(values['burst-threshold'], DEFAULT_REPORT_SETTINGS.burstThreshold, '--burst-threshold'),
       largeReadRows: wholeOption(values['large-read-rows'], DEFAULT_REPORT_SETTINGS.largeReadRows, '--large-read-rows'),
     };
-    const storage = openStorage(values.lake, '--lake');
+    const storage = await openLakeForReading(values.lake);
 
     const connection = await openLakeSession(storage);
     const sink: TextSink = values.out ? fileSink(values.out) : stdoutSink(io);
