@@ -15,18 +15,26 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: the prepare script compiles, which needs the sources copied below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# Compiled JavaScript in dist/; the runtime image has no TypeScript, no tsx and no dev dependencies.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     AUDITLAKE_HEALTH_PORT=6432
 WORKDIR /app
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
-COPY --chown=node:node package.json ./
-COPY --chown=node:node bin ./bin
-COPY --chown=node:node src ./src
-COPY --chown=node:node rules ./rules
-COPY --chown=node:node schemas ./schemas
+# The app files belong to root and are read-only to the runtime user, so a compromised process cannot
+# change the code it runs; the ECS task also mounts the root filesystem read-only (writable: /tmp).
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json ./
+COPY --chown=root:root rules ./rules
+COPY --chown=root:root schemas ./schemas
+# The RDS CA bundle, so the proxy verifies the database's certificate (--upstream-tls verify-full).
+ADD --chown=root:root --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /app/certs/rds-global-bundle.pem
 USER node
 EXPOSE 6432
 # The proxy and the Kinesis consumer drain and flush on SIGTERM (proxy sessions get 10 s), well within
@@ -34,5 +42,5 @@ EXPOSE 6432
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const p=process.env.AUDITLAKE_HEALTH_PORT||'6432';if(p==='off')process.exit(0);require('node:net').connect(Number(p),'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))"]
-ENTRYPOINT ["node", "bin/auditlake.js"]
+ENTRYPOINT ["node", "dist/cli/bin.js"]
 CMD ["proxy", "--listen", "0.0.0.0:6432", "--upstream", "postgres:5432", "--out", "/home/node/lake"]

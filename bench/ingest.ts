@@ -1,12 +1,14 @@
 /**
  * csvlog -> Parquet ingest throughput and memory, against DuckDB in the same run:
- * `npm run bench:ingest -- [--mb 200] [--runs 3] [--flat] [--profile] [--peer-threads 2]`.
+ * `npm run bench:ingest -- [--mb 200] [--runs 3] [--flat] [--profile] [--peer-threads 2] [--input <csvlog>]`.
  *
  *  - input: a generated PostgreSQL 15 csvlog of `--mb` MiB, ~96% pgAudit lines (`generate-csvlog.ts`), cached;
  *  - auditlake: the real CLI as a child process, `ingest <file> --out <lake> --json`; its summary and the
  *    lake's Parquet files (read back by DuckDB) are checked against the generator's ground truth;
  *  - peer: DuckDB `read_csv` + regex split + zstd Parquet on 2 threads (`lib/duckdb-peer.ts`), also a child;
  *  - runs interleaved (the machine is shared and noisy); medians; peak RSS from GNU time;
+ *  - `--input <csvlog>` benchmarks any csvlog instead (a real one): no ground truth, so the checks are that
+ *    the lake holds as many events as the summary reports, and records/s counts the summary's records;
  *  - `--flat` also ingests a log twice the size and compares peak RSS;
  *  - `--profile` runs auditlake once more under `node --cpu-prof` and prints where the main thread's time went.
  * Targets are printed as PASS/MISS and never fail the process; a crashed ingest or a wrong event count does
@@ -15,7 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +40,7 @@ const { values: opts } = parseArgs({
     flat: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'peer-threads': { type: 'string', default: '2' },
+    input: { type: 'string' },
   },
 });
 const mb = Number(opts.mb);
@@ -53,7 +56,7 @@ const say = (line = ''): void => {
 /** The CLI: bin/auditlake.js, or the sources through tsx when the bin script is missing. */
 function auditlakeCommand(extraNodeArgs: string[]): { args: string[]; env: NodeJS.ProcessEnv } {
   if (existsSync(join(ROOT, 'bin/auditlake.js'))) return { args: [...extraNodeArgs, 'bin/auditlake.js'], env: process.env };
-  return { args: [...extraNodeArgs, '--import', 'tsx', 'src/cli/main.ts'], env: { ...process.env, AUDITLAKE_CLI: '1' } };
+  return { args: [...extraNodeArgs, '--import', 'tsx', 'src/cli/bin.ts'], env: process.env };
 }
 
 function report(what: string, problems: string[]): void {
@@ -72,7 +75,12 @@ function failed(what: string, m: Measured): void {
   say(why.length ? why.join('\n') : '      (no output)');
 }
 
-async function runAuditlake(log: GeneratedLog, tag: string, nodeArgs: string[] = []): Promise<Measured> {
+/** A log to benchmark: generated (with its ground truth) or given with `--input` (without). */
+type BenchLog = Omit<GeneratedLog, 'truth'> & { truth: GeneratedLog['truth'] | null };
+/** Records of a `--input` log, as the first completed auditlake run reports them. */
+let observedRecords = Number.NaN;
+
+async function runAuditlake(log: BenchLog, tag: string, nodeArgs: string[] = []): Promise<Measured> {
   const lake = join(SCRATCH, `lake-${tag}`);
   await rm(lake, { recursive: true, force: true });
   const cli = auditlakeCommand(nodeArgs);
@@ -83,18 +91,29 @@ async function runAuditlake(log: GeneratedLog, tag: string, nodeArgs: string[] =
   });
   if (m.code !== 0) failed(`auditlake (${tag})`, m);
   else {
-    report(`auditlake summary (${tag})`, checkSummary(parseSummary(m.stdout), log.truth));
-    const lakeCheck = await checkLake(lake, log.truth);
+    const summary = parseSummary(m.stdout);
+    let lakeCheck: { rows: number; problems: string[] };
+    if (log.truth) {
+      report(`auditlake summary (${tag})`, checkSummary(summary, log.truth));
+      lakeCheck = await checkLake(lake, log.truth);
+    } else {
+      const rows = await parquetRows(join(lake, 'events/**/*.parquet'));
+      observedRecords = summary?.records ?? Number.NaN;
+      lakeCheck = {
+        rows,
+        problems: rows === summary?.events ? [] : [`Parquet holds ${rows} events, the summary reports ${summary?.events}`],
+      };
+    }
     report(`auditlake lake (${tag})`, lakeCheck.problems);
     say(
-      `  auditlake ${tag}: ${m.wallS.toFixed(1)} s, ${m.peakRssMb.toFixed(0)} MB peak; Parquet holds ${lakeCheck.rows.toLocaleString('en-US')} events${lakeCheck.problems.length ? '' : ' (= generated)'}`,
+      `  auditlake ${tag}: ${m.wallS.toFixed(1)} s, ${m.peakRssMb.toFixed(0)} MB peak; Parquet holds ${lakeCheck.rows.toLocaleString('en-US')} events${lakeCheck.problems.length ? '' : log.truth ? ' (= generated)' : ' (= summary)'}`,
     );
   }
   await rm(lake, { recursive: true, force: true });
   return m;
 }
 
-async function runPeer(log: GeneratedLog, tag: string): Promise<Measured> {
+async function runPeer(log: BenchLog, tag: string): Promise<Measured> {
   const out = join(SCRATCH, `peer-${tag}.parquet`);
   await rm(out, { force: true });
   const args = ['--import', 'tsx', 'bench/lib/duckdb-peer.ts', log.path, out, opts['peer-threads'] as string];
@@ -102,7 +121,8 @@ async function runPeer(log: GeneratedLog, tag: string): Promise<Measured> {
   if (m.code !== 0) failed(`DuckDB peer (${tag})`, m);
   else {
     const rows = await parquetRows(out);
-    if (rows !== log.truth.audit) report(`DuckDB peer (${tag})`, [`wrote ${rows} rows, ${log.truth.audit} AUDIT lines generated`]);
+    if (log.truth && rows !== log.truth.audit)
+      report(`DuckDB peer (${tag})`, [`wrote ${rows} rows, ${log.truth.audit} AUDIT lines generated`]);
     say(`  DuckDB  ${tag}: ${m.wallS.toFixed(1)} s, ${m.peakRssMb.toFixed(0)} MB peak; ${rows.toLocaleString('en-US')} AUDIT rows`);
   }
   await rm(out, { force: true });
@@ -129,8 +149,9 @@ function codeVersion(): { label: string; key: string } {
   }
 }
 
-function describe(log: GeneratedLog): string {
+function describe(log: BenchLog): string {
   const t = log.truth;
+  if (!t) return `input ${log.path}: ${(log.bytes / 1e6).toFixed(1)} MB (given with --input: no ground truth)`;
   const pct = (n: number) => `${((n / t.records) * 100).toFixed(1)}%`;
   return [
     `input ${log.path}: ${(log.bytes / 1e6).toFixed(1)} MB, ${t.records.toLocaleString('en-US')} records (${(log.bytes / t.records).toFixed(0)} B/record), ${t.sessions.toLocaleString('en-US')} sessions, ${t.firstTime} .. ${t.lastTime}`,
@@ -144,7 +165,7 @@ function describe(log: GeneratedLog): string {
   ].join('\n');
 }
 
-async function profile(log: GeneratedLog): Promise<void> {
+async function profile(log: BenchLog): Promise<void> {
   await rm(PROFILE_DIR, { recursive: true, force: true });
   await mkdir(PROFILE_DIR, { recursive: true });
   say(`\nprofiling auditlake (node --cpu-prof --cpu-prof-dir=${PROFILE_DIR}) ...`);
@@ -157,8 +178,10 @@ async function profile(log: GeneratedLog): Promise<void> {
 
 async function main(): Promise<void> {
   await mkdir(SCRATCH, { recursive: true });
-  const log = await ensureCsvlog(mb);
-  const big = opts.flat ? await ensureCsvlog(mb * 2) : null;
+  const log: BenchLog = opts.input
+    ? { path: resolve(opts.input), bytes: (await stat(opts.input)).size, truth: null }
+    : await ensureCsvlog(mb);
+  const big = opts.flat && !opts.input ? await ensureCsvlog(mb * 2) : null;
   say(
     `bench:ingest  node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
       .map((l) => l.toFixed(1))
@@ -168,11 +191,11 @@ async function main(): Promise<void> {
   say(`code under test: ${codeAtStart.label}`);
   say(describe(log));
   const series: Series[] = [
-    { label: 'auditlake ingest', bytes: log.bytes, records: log.truth.records, runs: [] },
+    { label: 'auditlake ingest', bytes: log.bytes, records: log.truth?.records ?? Number.NaN, runs: [] },
     {
       label: `DuckDB read_csv + regex -> Parquet (${opts['peer-threads']} threads)`,
       bytes: log.bytes,
-      records: log.truth.records,
+      records: log.truth?.records ?? Number.NaN,
       runs: [],
     },
   ];
@@ -189,6 +212,7 @@ async function main(): Promise<void> {
     }
     if (flat && big) flat.runs.push(await runAuditlake(big, `${i + 1}-2x`));
   }
+  if (!log.truth) for (const s of series) s.records = observedRecords;
   if (runs > 0) {
     say(`\nmedians of ${runs} interleaved runs (MB = 10^6 bytes; records/s and MB/s are of the csvlog input):\n`);
     say(resultTable(flat ? [...series, flat] : series));

@@ -1,18 +1,24 @@
-/**
- * `npm run bench:rules-ingest`: what the built-in rule pack costs ingest. In one run, interleaved,
- * `auditlake ingest` of the same generated csvlog with `--rules rules` and without, as child
- * processes; prints records/s of both, the cost of the pack (target: at most 15%), and checks both
- * runs wrote the same events. Flags: --mb N (default 50), --rounds N (default 3).
- */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCsvlog } from './generate-csvlog.js';
 import { median, runMeasured } from './lib/measure.js';
+import { piecesReversed } from './lib/pieces.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(process.argv[i + 1]);
+}
+
+type Mode = 'off' | 'on';
+type Order = 'in order' | 'out of order';
+interface Run {
+  rate: number;
+  rssMb: number;
+  events: number;
+  current: number;
+  late: number;
+  caughtUp: number;
 }
 
 const mb = flag('mb', 50);
@@ -20,38 +26,56 @@ const rounds = flag('rounds', 3);
 const log = await ensureCsvlog(mb);
 const scratch = mkdtempSync(join(tmpdir(), 'auditlake-bench-rules-'));
 const cwd = new URL('..', import.meta.url).pathname;
-const rates: Record<'off' | 'on', number[]> = { off: [], on: [] };
-let events: Record<'off' | 'on', number> = { off: 0, on: 0 };
-let alerts = 0;
+const runs = new Map<string, Run[]>();
 
 try {
+  const shuffled = join(scratch, 'out-of-order');
+  await piecesReversed(log.path, log.bytes, shuffled);
+  const inputs: Record<Order, string> = { 'in order': log.path, 'out of order': shuffled };
   for (let r = 0; r < rounds; r++) {
-    for (const mode of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
-      const lake = join(scratch, `lake-${mode}-${r}`);
-      const args = ['bin/auditlake.js', 'ingest', log.path, '--out', lake, '--json', ...(mode === 'on' ? ['--rules', 'rules'] : [])];
-      const m = await runMeasured(process.execPath, args, { cwd, scratch });
-      if (m.code !== 0) throw new Error(`ingest (${mode}) exited with ${m.code}: ${m.stderr.slice(-500)}`);
-      const summary = JSON.parse(m.stdout);
-      rates[mode].push(summary.records / m.wallS);
-      events = { ...events, [mode]: summary.events };
-      if (mode === 'on') alerts = summary.alerts;
-      console.log(
-        `round ${r + 1} rules ${mode.padEnd(3)}: ${m.wallS.toFixed(1)} s, ${Math.round(summary.records / m.wallS).toLocaleString('en-US')} records/s, peak ${Math.round(m.peakRssMb)} MB`,
-      );
-      rmSync(lake, { recursive: true, force: true });
+    for (const order of ['in order', 'out of order'] as const) {
+      for (const mode of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        const lake = join(scratch, `lake-${mode}-${r}`);
+        const args = ['bin/auditlake.js', 'ingest', inputs[order], '--out', lake, '--json', ...(mode === 'on' ? ['--rules', 'rules'] : [])];
+        const m = await runMeasured(process.execPath, args, { cwd, scratch });
+        if (m.code !== 0) throw new Error(`ingest (${order}, rules ${mode}) exited with ${m.code}: ${m.stderr.slice(-500)}`);
+        const s = JSON.parse(m.stdout);
+        const run: Run = {
+          rate: s.records / m.wallS,
+          rssMb: m.peakRssMb,
+          events: s.events,
+          current: s.alerts - (s.rules?.superseded_alerts ?? 0),
+          late: s.rules?.late_events ?? 0,
+          caughtUp: s.rules?.caught_up_alerts ?? 0,
+        };
+        const key = `${order}/${mode}`;
+        runs.set(key, [...(runs.get(key) ?? []), run]);
+        console.log(
+          `round ${r + 1} ${order.padEnd(12)} rules ${mode.padEnd(3)}: ${m.wallS.toFixed(1)} s, ${Math.round(run.rate).toLocaleString('en-US')} records/s, peak ${Math.round(run.rssMb)} MB${mode === 'on' ? `, ${run.current} alerts (${run.late.toLocaleString('en-US')} late events, ${run.caughtUp} caught up)` : ''}`,
+        );
+        rmSync(lake, { recursive: true, force: true });
+      }
     }
   }
-  if (events.on !== events.off) throw new Error(`rules changed what was written: ${events.on} vs ${events.off} events`);
-  const off = median(rates.off);
-  const on = median(rates.on);
-  const cost = 1 - on / off;
+  const pick = (order: Order, mode: Mode) => runs.get(`${order}/${mode}`) ?? [];
+  const events = new Set([...runs.values()].flat().map((x) => x.events));
+  if (events.size !== 1) throw new Error(`runs wrote different event counts: ${[...events].join(', ')}`);
+  const alerts = new Set([...pick('in order', 'on'), ...pick('out of order', 'on')].map((x) => x.current));
   console.log(
-    `\ninput ${(log.bytes / 1e6).toFixed(0)} MB, ${events.off.toLocaleString('en-US')} events; built-in pack raised ${alerts} alerts`,
+    `\ninput ${(log.bytes / 1e6).toFixed(0)} MB, ${[...events][0].toLocaleString('en-US')} events; built-in pack: ${[...alerts].join(' / ')} alerts`,
   );
-  console.log(
-    `without rules: ${Math.round(off).toLocaleString('en-US')} records/s; with the built-in pack: ${Math.round(on).toLocaleString('en-US')} records/s`,
-  );
-  console.log(`cost of the pack: ${(cost * 100).toFixed(1)}% of ingest throughput (target <= 15%: ${cost <= 0.15 ? 'PASS' : 'MISS'})`);
+  if (alerts.size !== 1) console.log('MISMATCH: the out-of-order arrangement ended with different alerts');
+  for (const order of ['in order', 'out of order'] as const) {
+    const off = median(pick(order, 'off').map((x) => x.rate));
+    const on = median(pick(order, 'on').map((x) => x.rate));
+    const rssOff = median(pick(order, 'off').map((x) => x.rssMb));
+    const rssOn = median(pick(order, 'on').map((x) => x.rssMb));
+    const cost = 1 - on / off;
+    const rss = rssOn - rssOff;
+    console.log(
+      `${order}: ${Math.round(off).toLocaleString('en-US')} -> ${Math.round(on).toLocaleString('en-US')} records/s, cost ${(cost * 100).toFixed(1)}% (target <= 15%: ${cost <= 0.15 ? 'PASS' : 'MISS'}); peak RSS ${Math.round(rssOff)} -> ${Math.round(rssOn)} MB, +${Math.round(rss)} MB (target <= 50 MB: ${rss <= 50 ? 'PASS' : 'MISS'})`,
+    );
+  }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -116,5 +116,5 @@ console.log(
   `  with the built-in pack:           ${rate(evald)} events/s (${((evald / total) * 1000).toFixed(2)} µs/event), ${runs[0].alerts} alerts`,
 );
 console.log(
-  `  state after run: groups ${Object.values(stats.rules).reduce((n, s) => n + s.groups, 0)}, late dropped ${stats.late_dropped}, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
+  `  state after run: groups ${Object.values(stats.rules).reduce((n, s) => n + s.groups, 0)}, late ${stats.late}, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
 );

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so a checkout works after `npm ci` with no build step.
+// Development launcher: runs the TypeScript sources through tsx, so a checkout works after `npm ci`
+// with no build step. The installed package runs the compiled dist/cli/bin.js instead (package.json "bin").
 import { register } from 'tsx/esm/api';
 
 register();
-process.env.AUDITLAKE_CLI = '1';
-await import('../src/cli/main.ts');
+await import('../src/cli/bin.ts');

@@ -40,7 +40,7 @@ const QUERIES: [string, string][] = [
   [
     'Alerts the built-in rules raised',
     `SELECT rule_id, severity, count(*) AS alerts, min(alert_time) AS first, any_value(group_key) AS example_group
-     FROM audit_alerts GROUP BY rule_id, severity ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, rule_id`,
+     FROM audit_alerts WHERE NOT superseded GROUP BY rule_id, severity ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, rule_id`,
   ],
 ];
 

@@ -16,6 +16,8 @@ export interface LakeCatalogProps {
   privilegedUsers: readonly string[];
   /** Most bytes one query may scan. */
   bytesScannedCutoffPerQuery: number;
+  /** First event_date Athena's partition projection covers (default 2020-01-01). */
+  projectionStart?: string;
 }
 
 /**
@@ -43,7 +45,11 @@ export class LakeCatalog extends Construct {
       // The generated TableInput is already in CloudFormation's shape; passed through as it is.
       const resource = new CfnResource(this, cid, {
         type: 'AWS::Glue::Table',
-        properties: { CatalogId: account, DatabaseName: props.databaseName, TableInput: glueTableInput(table, { location }) },
+        properties: {
+          CatalogId: account,
+          DatabaseName: props.databaseName,
+          TableInput: glueTableInput(table, { location, projectionStart: props.projectionStart }),
+        },
       });
       resource.node.addDependency(this.database);
     }

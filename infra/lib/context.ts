@@ -24,6 +24,16 @@ export const contextSchema = z
     lakeBucketName: z.string().optional().describe('Name of the lake bucket (default: generated).'),
     lakePrefix: z.string().default(STACK_DEFAULTS.lakePrefix).describe('Lake root inside the bucket.'),
     tieringAfterDays: z.coerce.number().int().positive().optional().describe('Move event files to Intelligent-Tiering after n days.'),
+    objectLockMode: z
+      .enum(['compliance', 'governance'], { error: 'expected compliance or governance' })
+      .optional()
+      .describe('S3 Object Lock on the lake bucket (default: off); needs objectLockDays. Only on a new bucket.'),
+    objectLockDays: z.coerce.number().int().positive().optional().describe('Days every object version is locked.'),
+    retentionDays: z.coerce.number().int().positive().optional().describe('Expire event, alert and quarantine files after n days.'),
+    signDigests: z
+      .enum(['true', 'false'], { error: 'expected true or false' })
+      .default('false')
+      .describe('Create a KMS key (ECC_NIST_P256) the writers sign the digest chain with.'),
     dasStreamArn: arn('kinesis').optional().describe('ARN of the DAS stream aws-rds-das-<resource id>.'),
     dasResourceId: z
       .string()
@@ -46,7 +56,39 @@ export const contextSchema = z
     proxyImageTag: z.string().default('latest'),
     proxyDesiredCount: z.coerce.number().int().min(0).default(2),
     proxyClientCidrs: list.describe('Networks allowed to reach the proxy (default: the VPC).'),
+    proxyTlsSecretArn: arn('secretsmanager')
+      .optional()
+      .describe('Secrets Manager secret (JSON with "cert" and "key", PEM) the proxy presents to clients; clients must then use TLS.'),
+    proxyUpstreamTls: z
+      .enum(['disable', 'require', 'verify-full'])
+      .default('verify-full')
+      .describe('TLS from the proxy to the database; verify-full checks the RDS certificate with the bundle in the image.'),
     privilegedUsers: list.describe('Users whose sessions the privileged-sessions report lists.'),
+    projectionStart: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')
+      .optional()
+      .describe('First event_date Athena partition projection covers (default 2020-01-01); earlier events are invisible in Athena.'),
+    ocsfExportOut: z
+      .string()
+      .regex(/^s3:\/\/[^/]+/, 'expected s3://bucket[/prefix]')
+      .optional()
+      .describe('Export yesterday as OCSF to this S3 location every day (e.g. the Security Lake bucket); off when absent.'),
+    ocsfExportSchedule: z.string().default('cron(15 0 * * ? *)').describe('EventBridge schedule of the OCSF export (UTC).'),
+    securityLakeCustomSources: z
+      .enum(['true', 'false'])
+      .default('false')
+      .describe('Register the OCSF classes as Security Lake custom sources (needs ocsfExportOut and securityLakeExternalId).'),
+    securityLakeExternalId: z.string().optional().describe('External id the Security Lake provider roles require.'),
+  })
+  .refine((c) => c.securityLakeCustomSources === 'false' || (c.ocsfExportOut && c.securityLakeExternalId), {
+    message: 'securityLakeCustomSources=true needs ocsfExportOut and securityLakeExternalId',
+  })
+  .refine((c) => (c.objectLockMode === undefined) === (c.objectLockDays === undefined), {
+    message: 'objectLockMode and objectLockDays go together',
+  })
+  .refine((c) => c.retentionDays === undefined || c.objectLockDays === undefined || c.retentionDays >= c.objectLockDays, {
+    message: 'retentionDays must be at least objectLockDays: a locked file cannot expire before its lock does',
   })
   .refine(
     (c) =>
@@ -68,6 +110,9 @@ export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoo
     lakePrefix: c.lakePrefix,
     noncurrentVersionDays: STACK_DEFAULTS.noncurrentVersionDays,
     tieringAfterDays: c.tieringAfterDays,
+    objectLock: c.objectLockMode && c.objectLockDays ? { mode: c.objectLockMode, days: c.objectLockDays } : undefined,
+    retentionDays: c.retentionDays,
+    signDigests: c.signDigests === 'true',
     lambdaCodeRoot,
     das:
       c.dasStreamArn && c.dasResourceId && c.dasKmsKeyArn
@@ -92,11 +137,22 @@ export function propsFromContext(context: Record<string, unknown>, lambdaCodeRoo
           cpu: 512,
           memoryMiB: 1024,
           clientCidrs: c.proxyClientCidrs,
+          tlsSecretArn: c.proxyTlsSecretArn,
+          upstreamTls: c.proxyUpstreamTls,
         }
       : undefined,
     databaseName: STACK_DEFAULTS.databaseName,
     workGroupName: STACK_DEFAULTS.workGroupName,
+    ocsfExport: c.ocsfExportOut
+      ? {
+          out: c.ocsfExportOut,
+          schedule: c.ocsfExportSchedule,
+          image: c.proxyImageRepository ? { repositoryName: c.proxyImageRepository, tag: c.proxyImageTag } : { directory: REPO_ROOT },
+          securityLake: c.securityLakeCustomSources === 'true' ? { externalId: c.securityLakeExternalId! } : undefined,
+        }
+      : undefined,
     privilegedUsers: c.privilegedUsers.length > 0 ? c.privilegedUsers : [...STACK_DEFAULTS.privilegedUsers],
     bytesScannedCutoffPerQuery: STACK_DEFAULTS.bytesScannedCutoffPerQuery,
+    projectionStart: c.projectionStart,
   };
 }

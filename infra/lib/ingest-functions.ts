@@ -151,6 +151,7 @@ export class IngestFunctions extends Construct {
       new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
     );
     for (const s of prefixAccess(this.props.lake.bucket.bucketArn, this.props.lake.prefix, true)) role.addToPolicy(s);
+    this.props.lake.grantSigning(role);
     role.addToPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.props.alerts.topicArn] }));
     const sizing = SIZING[name];
     const fn = new lambda.Function(this, name, {
@@ -167,6 +168,7 @@ export class IngestFunctions extends Construct {
         LAKE_URL: this.props.lake.url,
         ALERTS_TOPIC_ARN: this.props.alerts.topicArn,
         NODE_OPTIONS: '--enable-source-maps',
+        ...(this.props.lake.signingKey ? { SIGN_KMS_KEY_ID: this.props.lake.signingKey.keyArn } : {}),
         ...env,
       },
       description: `auditlake ${name}: audit records into the lake`,

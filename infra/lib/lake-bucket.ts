@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -13,7 +14,37 @@ export interface LakeBucketProps {
   noncurrentVersionDays: number;
   /** Days after which event files move to S3 Intelligent-Tiering; none when absent. */
   tieringAfterDays?: number;
+  /**
+   * S3 Object Lock: every object version is kept unchanged for `days` after it is written. In
+   * `compliance` mode nobody (root included) can shorten that; in `governance` mode only a principal
+   * with s3:BypassGovernanceRetention can, which no auditlake role has. Absent: off (the default).
+   */
+  objectLock?: { mode: 'compliance' | 'governance'; days: number };
+  /** Days after which event, alert and quarantine files expire (e.g. 90 or 365); kept forever when absent. */
+  retentionDays?: number;
+  /** Create a KMS asymmetric key (ECC_NIST_P256, SIGN_VERIFY) that signs the lake's digest chain. */
+  signDigests?: boolean;
 }
+
+/**
+ * What a writer of the lake must never do, denied explicitly (a deny wins over any allow): destroy an
+ * object version (only lifecycle expiry does, after the retention period), change retention or legal
+ * holds, bypass governance mode, or change the bucket's lock, versioning or lifecycle configuration.
+ * Writers still overwrite and delete keys: on a versioned bucket that adds a version or a delete
+ * marker, and the earlier version stays (locked, under Object Lock).
+ */
+export const WRITER_DENIED_ACTIONS = [
+  's3:DeleteObjectVersion',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutBucketVersioning',
+  's3:PutLifecycleConfiguration',
+];
+
+/** The folders whose files {@link LakeBucketProps.retentionDays} expires. */
+export const RETAINED_FOLDERS = ['events/', 'alerts/', '_quarantine/'];
 
 /** Folder of Athena query results in the lake bucket. */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
@@ -26,6 +57,8 @@ export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 export class LakeBucket extends Construct {
   readonly bucket: s3.Bucket;
   readonly prefix: string;
+  /** The key that signs digests, when {@link LakeBucketProps.signDigests} is set. */
+  readonly signingKey?: kms.Key;
 
   constructor(scope: Construct, id: string, props: LakeBucketProps) {
     super(scope, id);
@@ -46,7 +79,23 @@ export class LakeBucket extends Construct {
         transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(props.tieringAfterDays) }],
       });
     }
+    if (props.retentionDays !== undefined) {
+      for (const folder of RETAINED_FOLDERS) {
+        lifecycleRules.push({
+          id: `retention-${folder.replace(/\W/g, '')}`,
+          prefix: `${this.prefix}/${folder}`,
+          expiration: Duration.days(props.retentionDays),
+        });
+      }
+    }
+    const lock = props.objectLock;
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      objectLockEnabled: lock ? true : undefined,
+      objectLockDefaultRetention: lock
+        ? lock.mode === 'compliance'
+          ? s3.ObjectLockRetention.compliance(Duration.days(lock.days))
+          : s3.ObjectLockRetention.governance(Duration.days(lock.days))
+        : undefined,
       bucketName: props.bucketName,
       encryption: s3.BucketEncryption.S3_MANAGED,
       versioned: true,
@@ -56,6 +105,19 @@ export class LakeBucket extends Construct {
       lifecycleRules,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    if (props.signDigests) {
+      this.signingKey = new kms.Key(this, 'DigestSigningKey', {
+        keySpec: kms.KeySpec.ECC_NIST_P256,
+        keyUsage: kms.KeyUsage.SIGN_VERIFY,
+        description: 'auditlake: signs the digest chain of the lake (auditlake verify --kms-key)',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    }
+  }
+
+  /** Lets a writer sign digests with the lake's key (kms:Sign, kms:GetPublicKey); a no-op without one. */
+  grantSigning(role: iam.IGrantable): void {
+    this.signingKey?.grant(role, 'kms:Sign', 'kms:GetPublicKey');
   }
 
   /** `s3://bucket/prefix`, the lake URL the handlers and the proxy are given. */
@@ -63,7 +125,7 @@ export class LakeBucket extends Construct {
     return `s3://${this.bucket.bucketName}/${this.prefix}`;
   }
 
-  /** Statements that let a principal read (and, with `write`, replace and delete) the lake's objects, nothing else. */
+  /** Statements that let a principal read (and, with `write`, replace and delete) the lake's objects, nothing else; writers are denied {@link WRITER_DENIED_ACTIONS}. */
   accessStatements(write: boolean): iam.PolicyStatement[] {
     return prefixAccess(this.bucket.bucketArn, this.prefix, write);
   }
@@ -80,5 +142,8 @@ export function prefixAccess(bucketArn: string, prefix: string, write: boolean):
       conditions: { StringLike: { 's3:prefix': [`${prefix}/*`, prefix] } },
     }),
     new iam.PolicyStatement({ actions, resources: [`${bucketArn}/${prefix}/*`] }),
+    ...(write
+      ? [new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: WRITER_DENIED_ACTIONS, resources: [bucketArn, `${bucketArn}/*`] })]
+      : []),
   ];
 }

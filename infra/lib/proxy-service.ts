@@ -5,6 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { LakeBucket } from './lake-bucket.js';
 
@@ -27,6 +28,23 @@ export interface ProxyServiceProps {
   memoryMiB: number;
   /** Networks allowed to connect to the proxy (default: the VPC). */
   clientCidrs: string[];
+  /** Secret (JSON `cert`, `key`: PEM) of the certificate clients see; with it, clients must use TLS. */
+  tlsSecretArn?: string;
+  /** TLS to the database; `verify-full` uses the RDS CA bundle shipped in the image. */
+  upstreamTls: 'disable' | 'require' | 'verify-full';
+}
+
+/** Where the Dockerfile puts the RDS CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem). */
+export const RDS_CA_BUNDLE = '/app/certs/rds-global-bundle.pem';
+
+/** The proxy's command line in the task, from the props. */
+export function proxyCommand(props: Pick<ProxyServiceProps, 'upstream' | 'tlsSecretArn' | 'upstreamTls'>, lakeUrl: string): string[] {
+  const command = ['proxy', '--listen', `0.0.0.0:${PROXY_CONTAINER_PORT}`, '--upstream', props.upstream, '--out', lakeUrl];
+  command.push('--upstream-tls', props.upstreamTls);
+  if (props.upstreamTls !== 'disable') command.push('--upstream-ca', RDS_CA_BUNDLE);
+  // The certificate comes from the secret (AUDITLAKE_TLS_CERT/KEY); a plaintext client is refused.
+  if (props.tlsSecretArn) command.push('--client-tls', 'require');
+  return command;
 }
 
 /**
@@ -43,6 +61,8 @@ export class ProxyService extends Construct {
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
     const taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     for (const s of props.lake.accessStatements(true)) taskRole.addToPolicy(s);
+    props.lake.grantSigning(taskRole);
+    const sign = props.lake.signingKey ? ['--sign-kms-key', props.lake.signingKey.keyArn] : [];
     const task = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: props.cpu,
       memoryLimitMiB: props.memoryMiB,
@@ -57,10 +77,20 @@ export class ProxyService extends Construct {
             props.image.tag,
           );
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH });
-    task.addContainer('proxy', {
+    const tlsSecret = props.tlsSecretArn ? secretsmanager.Secret.fromSecretCompleteArn(this, 'TlsSecret', props.tlsSecretArn) : null;
+    // The root filesystem is read-only; staging files and DuckDB spill go to a task volume at /tmp.
+    task.addVolume({ name: 'tmp' });
+    const container = task.addContainer('proxy', {
       image,
-      command: ['proxy', '--listen', `0.0.0.0:${PROXY_CONTAINER_PORT}`, '--upstream', props.upstream, '--out', props.lake.url],
+      command: [...proxyCommand(props, props.lake.url), ...sign],
+      readonlyRootFilesystem: true,
       environment: { AWS_REGION: Stack.of(this).region, AUDITLAKE_HEALTH_PORT: String(PROXY_CONTAINER_PORT) },
+      secrets: tlsSecret
+        ? {
+            AUDITLAKE_TLS_CERT: ecs.Secret.fromSecretsManager(tlsSecret, 'cert'),
+            AUDITLAKE_TLS_KEY: ecs.Secret.fromSecretsManager(tlsSecret, 'key'),
+          }
+        : undefined,
       portMappings: [{ containerPort: PROXY_CONTAINER_PORT, protocol: ecs.Protocol.TCP }],
       stopTimeout: PROXY_STOP_TIMEOUT,
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'proxy' }),
@@ -77,6 +107,7 @@ export class ProxyService extends Construct {
         retries: 3,
       },
     });
+    container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
     const securityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc: props.vpc, description: 'auditlake proxy tasks' });
     for (const cidr of props.clientCidrs) {
       securityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(PROXY_CONTAINER_PORT), 'PostgreSQL clients through the NLB');
@@ -91,13 +122,21 @@ export class ProxyService extends Construct {
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
     });
+    // The NLB has its own security group: only the client networks reach it, and the tasks accept the
+    // NLB's health checks by that group. Clients' own addresses reach the tasks (client IP preserved).
+    const nlbSecurityGroup = new ec2.SecurityGroup(this, 'NlbSecurityGroup', { vpc: props.vpc, description: 'auditlake proxy NLB' });
+    for (const cidr of props.clientCidrs) {
+      nlbSecurityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(PROXY_LISTENER_PORT), 'PostgreSQL clients');
+    }
+    securityGroup.addIngressRule(nlbSecurityGroup, ec2.Port.tcp(PROXY_CONTAINER_PORT), 'NLB health checks');
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'Nlb', {
       vpc: props.vpc,
       internetFacing: false,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [nlbSecurityGroup],
     });
     const listener = this.loadBalancer.addListener('Postgres', { port: PROXY_LISTENER_PORT, protocol: elbv2.Protocol.TCP });
-    listener.addTargets('Proxy', {
+    const targets = listener.addTargets('Proxy', {
       port: PROXY_CONTAINER_PORT,
       protocol: elbv2.Protocol.TCP,
       targets: [this.service.loadBalancerTarget({ containerName: 'proxy', containerPort: PROXY_CONTAINER_PORT })],
@@ -105,5 +144,8 @@ export class ProxyService extends Construct {
       deregistrationDelay: PROXY_STOP_TIMEOUT,
       healthCheck: { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10) },
     });
+    // IP targets over TCP lose the client's address by default: the proxy would record the NLB's as
+    // client_addr, and the brute-force and new-address rules would lose their key.
+    targets.setAttribute('preserve_client_ip.enabled', 'true');
   }
 }

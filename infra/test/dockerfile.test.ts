@@ -32,7 +32,8 @@ describe('Dockerfile', () => {
     expect(froms).toEqual(['node:22-bookworm-slim AS build', 'node:22-bookworm-slim AS runtime']);
     expect(readFileSync('Dockerfile', 'utf8')).not.toMatch(/FROM\s+\S*alpine/i);
     const build = stages[0].map((i) => i.args).join('\n');
-    expect(build).toMatch(/npm ci .*&& npm prune --omit=dev/);
+    expect(build).toMatch(/npm ci --ignore-scripts/);
+    expect(build).toMatch(/npm run build && npm prune --omit=dev/);
   });
 
   it('runs as the node user with a health check and SIGTERM', () => {
@@ -46,17 +47,25 @@ describe('Dockerfile', () => {
 
   it('copies only what runs, all of which exists, and no host node_modules', () => {
     const copies = one('COPY').map((c) => c.replace(/--\S+\s+/g, ''));
-    const fromContext = copies.filter((c) => !c.includes('/app/node_modules')).map((c) => c.split(/\s+/)[0]);
-    expect(fromContext.sort()).toEqual(['bin', 'package.json', 'rules', 'schemas', 'src']);
+    const fromContext = copies.filter((c) => !c.includes('/app/')).map((c) => c.split(/\s+/)[0]);
+    expect(fromContext.sort()).toEqual(['package.json', 'rules', 'schemas']);
     for (const path of fromContext) expect(existsSync(path), path).toBe(true);
     expect(one('COPY').some((c) => c.startsWith('--from=build') && c.includes('/app/node_modules'))).toBe(true);
+    expect(one('COPY').some((c) => c.startsWith('--from=build') && c.includes('/app/dist'))).toBe(true);
     const ignored = readFileSync('.dockerignore', 'utf8').split('\n');
     for (const path of ['node_modules', 'dist', '.git', 'infra']) expect(ignored).toContain(path);
   });
 
+  it('leaves the app files to root (read-only to the runtime user) and ships the RDS CA bundle', () => {
+    for (const c of one('COPY')) expect(c).toMatch(/--chown=root:root/);
+    expect(one('ADD')).toEqual([
+      '--chown=root:root --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /app/certs/rds-global-bundle.pem',
+    ]);
+  });
+
   it('enters the CLI, and its default command is one the CLI runs', async () => {
-    expect(JSON.parse(one('ENTRYPOINT')[0])).toEqual(['node', 'bin/auditlake.js']);
-    expect(existsSync('bin/auditlake.js')).toBe(true);
+    expect(JSON.parse(one('ENTRYPOINT')[0])).toEqual(['node', 'dist/cli/bin.js']);
+    expect(JSON.parse(readFileSync('package.json', 'utf8')).bin.auditlake).toBe('dist/cli/bin.js');
     const cmd = JSON.parse(one('CMD')[0]) as string[];
     expect(cmd.slice(0, 3)).toEqual(['proxy', '--listen', `0.0.0.0:${PROXY_CONTAINER_PORT}`]);
     expect(COMMANDS.map((c) => c.name)).toContain(cmd[0]);

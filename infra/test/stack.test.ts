@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_REPORT_SETTINGS, REPORTS } from '../../src/reports/definitions.js';
 import { AuditlakeStack } from '../lib/auditlake-stack.js';
-import { complianceReports } from '../lib/compliance-queries.js';
 import { propsFromContext } from '../lib/context.js';
+import { WRITER_DENIED_ACTIONS } from '../lib/lake-bucket.js';
 import { CONTEXT, ENV, synthesize } from './synth.js';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -143,6 +144,11 @@ describe('IAM', () => {
     const statements = allStatements();
     expect(statements.length).toBeGreaterThan(10);
     for (const { where, statement } of statements) {
+      if (statement.Effect === 'Deny' && !statement.Condition) {
+        // The writers' explicit deny of destroying versions and changing retention (lake-bucket.ts).
+        expect(actions(statement), where).toEqual(WRITER_DENIED_ACTIONS);
+        continue;
+      }
       for (const action of actions(statement)) {
         if (statement.Effect === 'Allow') expect(action, `${where}: ${action}`).not.toContain('*');
         else expect(statement.Condition, `${where}: a deny of ${action}`).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
@@ -204,7 +210,9 @@ describe('catalog', () => {
       flat((wg.WorkGroupConfiguration as { ResultConfiguration: { OutputLocation: unknown } }).ResultConfiguration.OutputLocation),
     ).toBe(`s3://<${bucketRef()}>/athena-results/`);
     const queries = ofType('AWS::Athena::NamedQuery').map(([, p]) => [p.Name, p.QueryString]);
-    expect(queries).toEqual(complianceReports(['postgres', 'rdsadmin']).map((r) => [r.name, r.sql]));
+    // The saved queries are the report definitions in their Athena form, one per report.
+    const settings = { ...DEFAULT_REPORT_SETTINGS, privilegedUsers: ['postgres', 'rdsadmin'] };
+    expect(queries).toEqual(REPORTS.map((r) => [`auditlake-${r.name}`, r.sql('athena', settings)]));
   });
 });
 
@@ -223,7 +231,58 @@ describe('proxy service', () => {
           PortMappings: [{ ContainerPort: 6432, Protocol: 'tcp' }],
           StopTimeout: 30,
           LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
-          Command: ['proxy', '--listen', '0.0.0.0:6432', '--upstream', CONTEXT.proxyUpstream, '--out', Match.anyValue()],
+          Command: [
+            'proxy',
+            '--listen',
+            '0.0.0.0:6432',
+            '--upstream',
+            CONTEXT.proxyUpstream,
+            '--out',
+            Match.anyValue(),
+            '--upstream-tls',
+            'verify-full',
+            '--upstream-ca',
+            '/app/certs/rds-global-bundle.pem',
+          ],
+          ReadonlyRootFilesystem: true,
+          MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
+        }),
+      ],
+    });
+  });
+
+  it('keeps the client address (preserve_client_ip) and gives the NLB a security group the tasks trust', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'preserve_client_ip.enabled', Value: 'true' }]),
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { SecurityGroups: [Match.anyValue()] });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: 'auditlake proxy NLB',
+      SecurityGroupIngress: [Match.objectLike({ FromPort: 5432, ToPort: 5432, IpProtocol: 'tcp' })],
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 6432,
+      ToPort: 6432,
+      Description: 'NLB health checks',
+      SourceSecurityGroupId: Match.anyValue(),
+    });
+  });
+
+  it('presents the certificate from Secrets Manager and refuses plaintext clients when a TLS secret is set', () => {
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:proxy-tls-AbCdEf';
+    const stack = new AuditlakeStack(new App(), 'AuditlakeTls', {
+      ...propsFromContext({ proxyUpstream: CONTEXT.proxyUpstream, proxyTlsSecretArn: secretArn, proxyImageRepository: 'auditlake' }, '/x'),
+      env: ENV,
+    });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Command: Match.arrayWith(['--client-tls', 'require']),
+          Secrets: [
+            { Name: 'AUDITLAKE_TLS_CERT', ValueFrom: `${secretArn}:cert::` },
+            { Name: 'AUDITLAKE_TLS_KEY', ValueFrom: `${secretArn}:key::` },
+          ],
         }),
       ],
     });

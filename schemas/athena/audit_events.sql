@@ -1,8 +1,8 @@
 CREATE EXTERNAL TABLE IF NOT EXISTS `auditlake`.`audit_events` (
   `event_id`         string COMMENT 'Deterministic id from the source and the position of the raw record, so re-ingesting the same input yields the same id.',
   `schema_version`   int COMMENT 'Version of this schema the event was written with (1).',
-  `event_time`       timestamp COMMENT 'When the source says the activity was logged, UTC, microsecond precision.',
-  `ingest_time`      timestamp COMMENT 'When auditlake ingested the record, UTC.',
+  `event_time`       timestamp COMMENT 'When the source says the activity was logged, UTC, microsecond precision. Athena reads it at millisecond precision; the Parquet files hold microseconds.',
+  `ingest_time`      timestamp COMMENT 'When auditlake ingested the record, UTC. Athena reads it at millisecond precision; the Parquet files hold microseconds.',
   `source_format`    string COMMENT 'Raw format the event was read from.',
   `source_ref`       string COMMENT 'Where the raw record is: file and line, shard and sequence number, or proxy session and message index.',
   `cluster_id`       string COMMENT 'Cluster identifier (DAS clusterId, CloudWatch log group cluster), when known.',
@@ -30,7 +30,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `auditlake`.`audit_events` (
   `error_message`    string COMMENT 'Error message of the failure.',
   `duration_ms`      double COMMENT 'Duration in milliseconds: statement time, or session time for DISCONNECT.',
   `audit_type`       string COMMENT 'pgAudit audit type: SESSION or OBJECT.',
-  `raw_extras`       string COMMENT 'Source fields that have no column, as a JSON object text.'
+  `raw_extras`       string COMMENT 'Source fields that have no column, as a JSON object text.',
+  `policy_ids`       array<string> COMMENT 'Ids of the audit policies the event satisfies (ingest --policies); an empty list when none.'
 )
 PARTITIONED BY (
   `source` string,

@@ -2,7 +2,12 @@
 export function formatTable(columns: string[], rows: Record<string, unknown>[]): string {
   const cell = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   const cells = rows.map((r) => columns.map((c) => cell(r[c]).replace(/\n/g, '\\n')));
-  const widths = columns.map((c, i) => Math.min(80, Math.max(c.length, ...cells.map((r) => r[i].length))));
+  const widths = columns.map((c, i) =>
+    Math.min(
+      80,
+      cells.reduce((w, r) => Math.max(w, r[i].length), c.length),
+    ),
+  );
   const line = (vals: string[]) =>
     vals
       .map((v, i) => (v.length > widths[i] ? `${v.slice(0, widths[i] - 1)}…` : v.padEnd(widths[i])))
@@ -13,11 +18,16 @@ export function formatTable(columns: string[], rows: Record<string, unknown>[]):
   return `${out.join('\n')}\n`;
 }
 
-/** Renders rows as CSV (RFC 4180). */
-export function formatCsv(columns: string[], rows: Record<string, unknown>[]): string {
+/** One CSV record (RFC 4180) with its line end; objects are written as JSON text. */
+export function csvLine(values: unknown[]): string {
   const cell = (v: unknown): string => {
     const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
-  return `${[columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n')}\n`;
+  return `${values.map(cell).join(',')}\n`;
+}
+
+/** Renders rows as CSV (RFC 4180). */
+export function formatCsv(columns: string[], rows: Record<string, unknown>[]): string {
+  return [csvLine(columns), ...rows.map((r) => csvLine(columns.map((c) => r[c])))].join('');
 }

@@ -2,8 +2,10 @@ import { createDasDecoder, createKinesisSource, filtersOf, parseDasOptions, type
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { STATE_PREFIX } from '../lake/layout.js';
 import type { Storage } from '../lake/storage.js';
+import type { BatchTransform } from '../pipeline/policies-stage.js';
 import type { RulesStage } from '../pipeline/rules-stage.js';
 import { writeStream } from '../pipeline/stream.js';
+import type { SqlRedactor } from '../redact/index.js';
 import { idKey } from '../schema/index.js';
 import { type Io, UsageError } from './command.js';
 import { logJson, onStopSignal } from './signals.js';
@@ -20,8 +22,12 @@ export interface KinesisIngestOptions {
   follow: boolean;
   dasOptions: Record<string, unknown>;
   rules: RulesStage | null;
+  /** The policies stage (`--policies`): tags, and in `only` mode selects, before anything is counted. */
+  policies: BatchTransform | null;
   flushEvents: number;
   flushMs: number;
+  /** The redaction stage's redactor (default: built-in rules). */
+  redactor?: SqlRedactor;
 }
 
 /**
@@ -69,7 +75,10 @@ export async function ingestKinesis(
   });
   try {
     const items = (async function* () {
-      for await (const { batch, positions } of source) yield { batch, position: positions };
+      for await (const { batch, positions } of source) {
+        options.policies?.(batch);
+        yield { batch, position: positions };
+      }
     })();
     const totals = await writeStream(items, lake, {
       source: 'das',
@@ -79,6 +88,7 @@ export async function ingestKinesis(
       observers: options.rules ? [options.rules.observe] : [],
       mergePosition: (a, b) => ({ ...a, ...b }),
       checkpoint: (positions) => ({ key, body: checkpointBody({ ...source.committed(), ...positions }) }),
+      redactor: options.redactor,
       commit: (positions) => source.commit(positions),
       afterUnit: async (unitKey) => {
         await options.rules?.writePending(lake, unitKey);

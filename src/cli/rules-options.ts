@@ -1,4 +1,6 @@
-import { createRulesStage, type RulesStage } from '../pipeline/rules-stage.js';
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { createRulesStage, type RulesReport, type RulesStage } from '../pipeline/rules-stage.js';
 import {
   type AlertSink,
   createJsonlSink,
@@ -9,6 +11,24 @@ import {
   RuleLoadError,
 } from '../rules/index.js';
 import { UsageError } from './command.js';
+
+/** The built-in rule pack shipped with auditlake (`rules/` of the package or checkout). */
+export const BUILTIN_RULES = fileURLToPath(new URL('../../rules', import.meta.url));
+
+/**
+ * A `--rules` or rules path as given, checked: `builtin` names the built-in pack wherever auditlake is
+ * installed; a path that does not exist is a usage error naming it (not a bare ENOENT).
+ */
+export async function rulesPath(path: string, option = 'rules path'): Promise<string> {
+  if (path === 'builtin') return BUILTIN_RULES;
+  try {
+    await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${option} ${path}: ${code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`);
+  }
+  return path;
+}
 
 /** The `--rules` family of options, shared by `ingest` (files and streams). */
 export const RULES_OPTIONS = {
@@ -22,9 +42,11 @@ export const RULES_OPTIONS = {
 
 /** Help lines of {@link RULES_OPTIONS}. */
 export const RULES_HELP = `Alert rules (evaluated on every event as it passes; alerts go to <out>/alerts/ and audit_alerts):
-  --rules <dir|file>       YAML rules to run, e.g. rules (the built-in pack in a checkout)
+  --rules <dir|file>       YAML rules to run; builtin names the built-in pack
   --rules-params <file>    parameter overrides: params: {<rule id>: {<param>: value}}
-  --lateness <duration>    out-of-order event time tolerated by windowed rules (default 1m)
+  --lateness <duration>    out-of-order event time tolerated within one input by windowed rules
+                           (default 1m); events later than that, or older than an input read
+                           before them, are re-evaluated over the lake after the run (catch-up)
   --alerts-jsonl <file|->  also write alerts as JSON lines to a file or stdout (-)
   --sns-topic <arn>        also publish alerts to an SNS topic (AWS_REGION, AWS_ENDPOINT_URL_SNS honoured)
   --webhook <url>          also post alerts to a Slack-compatible webhook (retried with backoff)`;
@@ -40,10 +62,11 @@ export async function rulesStageFrom(values: RulesValues): Promise<RulesStage | 
   }
   let rules: Awaited<ReturnType<typeof loadRules>>;
   try {
+    if (values['rules-params']) await rulesPath(values['rules-params'], '--rules-params');
     const params = values['rules-params'] ? await loadParamsFile(values['rules-params']) : undefined;
-    rules = await loadRules(values.rules, { params });
+    rules = await loadRules(await rulesPath(values.rules, '--rules'), { params });
   } catch (e) {
-    if (e instanceof RuleLoadError) throw new UsageError(e.message);
+    if (e instanceof RuleLoadError || e instanceof UsageError) throw new UsageError(e.message);
     throw new UsageError(`--rules ${values.rules}: ${(e as Error).message}`);
   }
   const sinks: AlertSink[] = [];
@@ -55,4 +78,19 @@ export async function rulesStageFrom(values: RulesValues): Promise<RulesStage | 
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** The human lines of a run's {@link RulesReport} (empty when nothing arrived late). */
+export function formatRulesReport(r: RulesReport): string[] {
+  const lines: string[] = [];
+  if (r.late_events || r.forced_releases || r.evicted_groups)
+    lines.push(
+      `  late events: ${r.late_events.toLocaleString('en-US')} (released early: ${r.forced_releases.toLocaleString('en-US')}, groups evicted: ${r.evicted_groups.toLocaleString('en-US')})`,
+    );
+  if (r.caught_up_rules)
+    lines.push(
+      `  catch-up over the lake: ${r.caught_up_rules} rule(s), ${r.caught_up_alerts.toLocaleString('en-US')} alert(s) found, ${r.superseded_alerts.toLocaleString('en-US')} streamed alert(s) superseded`,
+    );
+  if (r.catch_up_error) lines.push(`  catch-up over the lake not run: ${r.catch_up_error} (run auditlake hunt over the lake instead)`);
+  return lines;
 }

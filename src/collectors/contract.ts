@@ -41,4 +41,43 @@ export interface Collector {
   detect(head: string): string | null;
   /** Reads `input` (in `format`) into batches. Must not throw on bad records: reject them instead. */
   collect(input: CollectorInput, format: string, ctx: CollectorContext): AsyncIterable<Batch>;
+  /**
+   * Formats whose inputs can also be cut into pieces and parsed in parallel (on worker threads), with
+   * the same result as `collect`.
+   */
+  pieces?: Readonly<Record<string, PieceParser>>;
+}
+
+/** One piece of an input to parse: whole lines of its bytes, and what `collect` would have known. */
+export interface PieceJob {
+  bytes: Uint8Array;
+  /** 1-based number, in the input, of the piece's first line. */
+  firstLine: number;
+  /** True for the input's last piece. */
+  final: boolean;
+  format: string;
+  /** Input name and id key, as in {@link CollectorInput}. */
+  name: string;
+  key: string;
+  ingestTime: number;
+  batchSize: number;
+}
+
+/** What a piece gave: its batches, and the bytes at its end that start a record it does not finish. */
+export interface PieceResult {
+  batches: Batch[];
+  /** Bytes at the end of the piece not consumed; 0 when the piece ended at a record boundary. */
+  restBytes: number;
+  /** Line number of the first unconsumed line. */
+  restLine: number;
+}
+
+/**
+ * Parses a format in pieces. `cut` proposes where to end a piece (an offset into a run of whole lines,
+ * or -1); `parse` must give exactly what sequential reading gives for the records that end inside the
+ * piece, and report the rest, so that a wrong guess costs a re-parse, never a wrong record.
+ */
+export interface PieceParser {
+  cut(bytes: Uint8Array): number;
+  parse(job: PieceJob): PieceResult;
 }

@@ -5,6 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { copyTo, indexBody, localCopy, readCompactedIndex, selectEvents } from './compacted-files.js';
 import { type RecoveryResult, recoverCompactions } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
+import type { Signer } from './integrity/signers.js';
 import { compactedIndexKey, compactedPartKey, EVENTS_PREFIX, eventsPartition, parsePartKey } from './layout.js';
 import { type ParquetOptions, sqlString } from './parquet-convert.js';
 import type { Storage, StoredObject } from './storage.js';
@@ -27,6 +28,8 @@ export interface CompactOptions {
   /** Only this source. */
   source?: string;
   parquet: ParquetOptions;
+  /** Signs each compaction's digest; null or absent: chained but unsigned. */
+  signer?: Signer | null;
 }
 
 export const DEFAULT_TARGET_BYTES = 256 * 1024 * 1024;
@@ -131,8 +134,8 @@ async function compactPartition(
 
 /** Compacts the lake's events (optionally one source and/or date), after finishing any interrupted compaction. */
 export async function compactLake(storage: Storage, options: CompactOptions): Promise<CompactionSummary> {
-  const hooks = commitHooksFor(storage);
-  const old = await recoverCompactions(storage);
+  const hooks = commitHooksFor(storage, options.signer ?? null);
+  const old = await recoverCompactions(storage, options.signer ?? null);
   const units = await recoverUnits(storage, hooks);
   const recovered = { rolledForward: old.rolledForward + units.rolledForward, rolledBack: old.rolledBack + units.discarded };
   const prefix = options.source

@@ -1,3 +1,5 @@
+import { ensureCompactionDigest } from './integrity/compaction-digest.js';
+import type { Signer } from './integrity/signers.js';
 import { compactionJournalKey, STATE_PREFIX } from './layout.js';
 import type { Storage } from './storage.js';
 
@@ -47,8 +49,8 @@ export interface RecoveryResult {
   rolledBack: number;
 }
 
-/** Finishes or undoes every compaction a killed process left behind. */
-export async function recoverCompactions(storage: Storage): Promise<RecoveryResult> {
+/** Finishes or undoes every compaction a killed process left behind; a finished one gets its digest if it has none yet. */
+export async function recoverCompactions(storage: Storage, signer: Signer | null = null): Promise<RecoveryResult> {
   const result: RecoveryResult = { rolledForward: 0, rolledBack: 0 };
   for (const key of await storage.list(`${STATE_PREFIX}compactions/`)) {
     if (!key.endsWith('.json')) continue;
@@ -56,6 +58,7 @@ export async function recoverCompactions(storage: Storage): Promise<RecoveryResu
     if (!body) continue;
     const journal = JSON.parse(body.toString('utf8')) as CompactionJournal;
     if (journal.state === 'committed') {
+      await ensureCompactionDigest(storage, journal, signer);
       for (const k of journal.old) await storage.delete(k);
       result.rolledForward++;
     } else {

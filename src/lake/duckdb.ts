@@ -1,4 +1,4 @@
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, DuckDBTimestampTZValue } from '@duckdb/node-api';
 
 /** Resource limits of the embedded DuckDB. */
 export interface DuckDbOptions {
@@ -20,7 +20,9 @@ export async function openDuckDb(options: DuckDbOptions = DEFAULT_DUCKDB): Promi
   if (options.tempDirectory) config.temp_directory = options.tempDirectory;
   const instance = await DuckDBInstance.create(':memory:', config);
   const connection = await instance.connect();
-  // Timestamps are shown and converted in UTC whatever the machine's zone.
+  // Timestamps are shown and converted in UTC whatever the machine's zone: in SQL, and in the text the
+  // Node client makes of a TIMESTAMPTZ (which otherwise uses the process's zone, e.g. 03:00:00-05).
   await connection.run("SET TimeZone = 'UTC'");
+  DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
   return connection;
 }

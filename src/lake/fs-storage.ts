@@ -1,16 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Storage, StoredObject } from './storage.js';
 
 /** Staging lives inside the lake so that storing a staged file is a rename on one filesystem. */
 export const STAGING_KEY = '_state/tmp';
 
+/** Mode of the files a local lake stores: they hold statement text, so owner only unless told otherwise. */
+export const DEFAULT_FILE_MODE = 0o600;
+
 /** The lake as a local folder: the default. Writes go to a temporary name and are renamed into place. */
 export class FsStorage implements Storage {
   readonly root: string;
+  /** Mode of stored files (`--file-mode`); directories get it with x where r is set (0600 gives 0700). */
+  fileMode = DEFAULT_FILE_MODE;
   constructor(readonly url: string) {
     this.root = resolve(url);
+  }
+
+  private dirMode(): number {
+    return this.fileMode | ((this.fileMode & 0o444) >> 2);
   }
 
   private path(key: string): string {
@@ -21,13 +30,16 @@ export class FsStorage implements Storage {
 
   async putFile(key: string, localPath: string): Promise<void> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true, mode: this.dirMode() });
+    // Set before the file becomes visible under its name.
+    await chmod(localPath, this.fileMode);
     try {
       await rename(localPath, target);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
       const temp = `${target}.${randomUUID()}.tmp`;
       await copyFile(localPath, temp);
+      await chmod(temp, this.fileMode);
       await rename(temp, target);
       await rm(localPath, { force: true });
     }
@@ -35,9 +47,9 @@ export class FsStorage implements Storage {
 
   async putBytes(key: string, body: Buffer | string): Promise<void> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true, mode: this.dirMode() });
     const temp = `${target}.${randomUUID()}.tmp`;
-    await writeFile(temp, body);
+    await writeFile(temp, body, { mode: this.fileMode });
     await rename(temp, target);
   }
 

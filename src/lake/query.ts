@@ -48,7 +48,12 @@ async function useHttpfs(connection: DuckDBConnection, url: string): Promise<voi
   await connection.run(`CREATE OR REPLACE SECRET auditlake_s3 (${settings.join(', ')})`);
 }
 
-/** Creates (or replaces) a view over Parquet files under `prefix` of a lake (local, or S3 through httpfs). */
+/**
+ * Creates (or replaces) a view over Parquet files under `prefix` of a lake (local, or S3 through httpfs).
+ * The view names the files the storage lists, never a glob of the lake path, and DuckDB (which treats
+ * every path as a glob) gets them escaped: a path holding glob characters (`/data/lake[ab]`) would
+ * otherwise read other folders. Their paths are added to `readable`.
+ */
 export async function createLakeView(
   connection: DuckDBConnection,
   storage: Storage,
@@ -56,6 +61,7 @@ export async function createLakeView(
   prefix: string,
   fields: readonly FieldSpec[],
   partitions: readonly FieldSpec[],
+  readable: string[] = [],
 ): Promise<number> {
   const keys = (await storage.list(prefix)).filter((k) => k.endsWith('.parquet'));
   let body: string;
@@ -67,17 +73,34 @@ export async function createLakeView(
       await useHttpfs(connection, storage.url);
       root = `${storage.url.replace(/\/+$/, '')}/${prefix}`;
     }
-    const depth = partitions.length;
-    const glob = `${root.replace(/\/$/, '')}/${'*/'.repeat(depth)}*.parquet`;
+    const base = root.replace(/\/$/, '');
+    const files = keys.map((k) => `${base}/${k.slice(prefix.length)}`);
+    // DuckDB checks the path as written (escaped) and the file it opens.
+    readable.push(...files, ...files.map(escapeGlob).filter((f, i) => f !== files[i]));
     const types = partitions.map((p) => `${sqlString(p.name)}: 'VARCHAR'`).join(', ');
-    const scan = `read_parquet(${sqlString(glob)}, hive_partitioning = true, hive_types = {${types}}, union_by_name = true)`;
+    const scan = `read_parquet([${files.map((f) => sqlString(escapeGlob(f))).join(', ')}], hive_partitioning = true, hive_types = {${types}}, union_by_name = true)`;
     body = projected(fields, partitions, scan);
   }
   await connection.run(`CREATE OR REPLACE VIEW "${view}" AS ${body}`);
   return keys.length;
 }
 
+/** A path DuckDB matches only literally: `[`, `*` and `?` each become a one-character class. */
+export function escapeGlob(path: string): string {
+  return path.replace(/[[*?]/g, (c) => `[${c}]`);
+}
+
 /** The `audit_events` view over a lake. */
-export function createEventsView(connection: DuckDBConnection, storage: Storage): Promise<number> {
-  return createLakeView(connection, storage, 'audit_events', 'events/', EVENT_FIELDS, PARTITION_KEYS);
+export function createEventsView(connection: DuckDBConnection, storage: Storage, readable: string[] = []): Promise<number> {
+  return createLakeView(connection, storage, 'audit_events', 'events/', EVENT_FIELDS, PARTITION_KEYS, readable);
+}
+
+/**
+ * After the views exist: DuckDB may read only the lake files they name, nothing else on disk or the
+ * network, write nothing, and the configuration is locked so SQL cannot undo it.
+ */
+export async function restrictToLake(connection: DuckDBConnection, readable: readonly string[]): Promise<void> {
+  await connection.run(`SET allowed_paths = [${readable.map(sqlString).join(', ')}]`);
+  await connection.run('SET enable_external_access = false');
+  await connection.run('SET lock_configuration = true');
 }

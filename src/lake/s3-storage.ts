@@ -39,8 +39,14 @@ export function parseS3Url(url: string): S3Location {
   return { bucket: m[1], prefix: rest === '' || rest.endsWith('/') ? rest : `${rest}/` };
 }
 
-/** Retries per request: the SDK's standard mode backs off with jitter on throttling, 5xx and connection errors. */
+/**
+ * Attempts per request unless `AWS_MAX_ATTEMPTS` says otherwise: the SDK's standard mode (or
+ * `AWS_RETRY_MODE`) backs off with jitter on throttling, 5xx and connection errors.
+ */
 export const S3_MAX_ATTEMPTS = 5;
+
+/** Parts of one multipart upload sent at once (memory: this many parts). */
+export const S3_UPLOAD_CONCURRENCY = 4;
 
 /**
  * An S3 client built the SDK's default way, so `AWS_REGION`, `AWS_ENDPOINT_URL_S3` (or
@@ -48,7 +54,7 @@ export const S3_MAX_ATTEMPTS = 5;
  * An IP-address endpoint gets path-style addressing from the SDK itself.
  */
 export function s3Client(): S3Client {
-  const client = new S3Client({ maxAttempts: S3_MAX_ATTEMPTS });
+  const client = new S3Client(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: S3_MAX_ATTEMPTS });
   // Outside the retry loop: a failure that survived every attempt names the call, the object and the attempts.
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -140,27 +146,47 @@ export class S3Storage implements Storage {
     await rm(localPath, { force: true });
   }
 
-  /** Uploads a file in parts read one at a time (memory: one part); aborts the upload on any failure. */
+  /**
+   * Uploads a file in parts, up to {@link S3_UPLOAD_CONCURRENCY} at once, each read into its own buffer
+   * (memory: that many parts); aborts the upload on any failure.
+   */
   private async putMultipart(objectKey: string, file: import('node:fs/promises').FileHandle, size: number): Promise<void> {
     const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, ...this.encryption() }));
     const uploadId = created.UploadId;
     if (!uploadId) throw new Error(`S3 returned no upload id for ${objectKey}`);
-    try {
-      const parts: CompletedPart[] = [];
-      const buffer = Buffer.alloc(this.options.partSize);
-      for (let offset = 0, n = 1; offset < size; offset += this.options.partSize, n++) {
-        const { bytesRead } = await file.read(buffer, 0, Math.min(this.options.partSize, size - offset), offset);
+    const partSize = this.options.partSize;
+    const count = Math.ceil(size / partSize);
+    const parts: CompletedPart[] = new Array(count);
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+      const buffer = Buffer.alloc(Math.min(partSize, size));
+      while (!failed && next < count) {
+        const i = next++;
+        const offset = i * partSize;
+        const { bytesRead } = await file.read(buffer, 0, Math.min(partSize, size - offset), offset);
         const part = await this.client.send(
           new UploadPartCommand({
             Bucket: this.bucket,
             Key: objectKey,
             UploadId: uploadId,
-            PartNumber: n,
+            PartNumber: i + 1,
             Body: buffer.subarray(0, bytesRead),
           }),
         );
-        parts.push({ PartNumber: n, ETag: part.ETag });
+        parts[i] = { PartNumber: i + 1, ETag: part.ETag };
       }
+    };
+    try {
+      const workers = Array.from({ length: Math.min(S3_UPLOAD_CONCURRENCY, count) }, () =>
+        worker().catch((e) => {
+          failed = true;
+          throw e;
+        }),
+      );
+      const settled = await Promise.allSettled(workers);
+      const rejected = settled.find((r) => r.status === 'rejected');
+      if (rejected) throw (rejected as PromiseRejectedResult).reason;
       await this.client.send(
         new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
       );

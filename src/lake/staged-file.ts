@@ -45,6 +45,23 @@ export class StagedFile {
     return this.pendingWrites.length > 0 || this.used >= WRITE_CHUNK_BYTES - 64 * 1024;
   }
 
+  /**
+   * Appends rows already encoded (see `encodeEvents`) and writes when the buffer is full: a run larger
+   * than the buffer goes to the file as it is, without a copy.
+   */
+  async appendBytes(bytes: Uint8Array, rows: number): Promise<void> {
+    this.rows += rows;
+    if (bytes.length <= this.buffer.length - this.used) {
+      this.buffer.set(bytes, this.used);
+      this.used += bytes.length;
+      if (this.used >= WRITE_CHUNK_BYTES - 64 * 1024) await this.drain();
+      return;
+    }
+    if (this.used > 0) this.spill();
+    this.pendingWrites.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    await this.drain();
+  }
+
   /** Full buffers waiting for `drain()` (only when one row overflows a buffer). */
   private pendingWrites: Buffer[] = [];
 

@@ -1,4 +1,5 @@
-import { type AuditEvent, EVENT_FIELDS, type FieldSpec } from '../schema/index.js';
+import { type AuditEvent, type EncodedEvents, EVENT_FIELDS, type FieldSpec } from '../schema/index.js';
+import { eventDate } from './layout.js';
 
 /**
  * Events reach Parquet through a staged CSV file that DuckDB converts (`parquet-convert.ts`): building
@@ -48,3 +49,56 @@ export function rowEncoderFor(fields: readonly FieldSpec[]): (record: object) =>
 
 /** One staging CSV line (with its newline) for an event, columns in `EVENT_FIELDS` order. */
 export const stagingRow: (event: AuditEvent) => string = compileRowEncoder(EVENT_FIELDS);
+
+/** Largest staged row; a larger event is quarantined rather than written (DuckDB's line limit). */
+export const MAX_ROW_BYTES = 8 * 1024 * 1024;
+
+/** Characters of rows gathered before they are encoded to UTF-8 in one call. */
+export const ENCODE_CHARS = 256 * 1024;
+
+/**
+ * Encodes events as staged rows grouped by partition date: the one encoding every source's events take
+ * on their way to Parquet, on whichever thread holds them (a parse worker, or the writer's). Rows are
+ * joined into pieces of about `pieceChars` characters, each encoded to UTF-8 with one call: a native
+ * call per row cost more than the join, and the joined text dies young. A date has one or more pieces,
+ * and the writer may roll a file after any piece.
+ */
+export function encodeEvents(events: readonly AuditEvent[], pieceChars = ENCODE_CHARS): EncodedEvents {
+  const open = new Map<string, { rows: number; text: string[]; chars: number }>();
+  const parts: EncodedEvents['parts'] = [];
+  const oversized: EncodedEvents['oversized'] = [];
+  const classes: Record<string, Record<string, number>> = {};
+  const seal = (date: string, piece: { rows: number; text: string[] }) => {
+    parts.push({ date, rows: piece.rows, bytes: Buffer.from(piece.text.join(''), 'utf8') });
+  };
+  for (const event of events) {
+    classes[event.source] ??= {};
+    const bySource = classes[event.source];
+    bySource[event.event_class] = (bySource[event.event_class] ?? 0) + 1;
+    const row = stagingRow(event);
+    if (row.length > MAX_ROW_BYTES) {
+      oversized.push({
+        source_ref: event.source_ref,
+        reason: `event larger than ${MAX_ROW_BYTES} bytes once encoded`,
+        raw: row.slice(0, 65536),
+        event_class: event.event_class,
+      });
+      continue;
+    }
+    const date = eventDate(event.event_time);
+    let piece = open.get(date);
+    if (!piece) {
+      piece = { rows: 0, text: [], chars: 0 };
+      open.set(date, piece);
+    }
+    piece.rows++;
+    piece.text.push(row);
+    piece.chars += row.length;
+    if (piece.chars >= pieceChars) {
+      seal(date, piece);
+      open.delete(date);
+    }
+  }
+  for (const [date, piece] of open) seal(date, piece);
+  return { parts, oversized, classes };
+}

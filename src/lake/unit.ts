@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isCovered } from './integrity/digest-record.js';
+import { bytesDigest, fileDigest } from './integrity/file-digest.js';
 import { STATE_PREFIX } from './layout.js';
 import type { Storage } from './storage.js';
-import { type CommitHook, sha256Bytes, sha256File, type UnitCommit, type UnitKind, type WrittenObject } from './unit-commit.js';
+import type { CommitHook, UnitCommit, UnitKind, WrittenObject } from './unit-commit.js';
 
 /**
  * A lake unit: the files of one input, stream flush, compaction or alerts write, made visible all at
@@ -61,6 +63,7 @@ export interface UnitJournal {
 /** A file stored under the unit's pending folder, not yet published. */
 export interface StagedObject extends WrittenObject {
   pending: string;
+  rows: number;
 }
 
 /** One unit of lake output; see the module comment. */
@@ -87,7 +90,7 @@ export class LakeUnit {
   /** Hashes a local file and stores it in the pending folder (the local file is consumed); publish it with {@link publish}. */
   async stageFile(localPath: string, rows: number, name: string): Promise<StagedObject> {
     injectedDiskFull(localPath);
-    const { sha256, bytes } = await sha256File(localPath);
+    const { sha256, bytes } = await fileDigest(localPath);
     const pending = this.pendingKey(name);
     await this.storage.putFile(pending, localPath);
     const staged = { pending, key: '', sha256, bytes, rows };
@@ -119,7 +122,7 @@ export class LakeUnit {
   async putBytes(key: string, body: Buffer | string, rows = 0): Promise<WrittenObject> {
     const pending = this.pendingKey(key);
     await this.storage.putBytes(pending, body);
-    const written = { key, ...sha256Bytes(body), rows };
+    const written = { key, ...bytesDigest(body), rows };
     this.staged.push({ pending, ...written });
     this.moves.push({ from: pending, to: key });
     this.written.push(written);
@@ -146,13 +149,15 @@ export class LakeUnit {
     if (this.done) throw new Error(`unit ${this.id} is already finished`);
     this.done = true;
     const publishing = new Set(this.written.map((w) => w.key));
+    // State the digest chain covers (an input's manifest) is named with its hash like any file; checkpoints are not.
+    const coveredState = this.state.filter((s) => isCovered(s.key)).map((s): WrittenObject => ({ key: s.key, ...bytesDigest(s.body) }));
     const record: UnitCommit = {
       unit_id: this.id,
       kind: this.kind,
       committed_at: new Date().toISOString(),
-      written: [...this.written].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      written: [...this.written, ...coveredState].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
       removed: [...this.removed].filter((k) => !publishing.has(k)).sort(),
-      rows: this.written.filter((w) => w.key.endsWith('.parquet')).reduce((n, w) => n + w.rows, 0),
+      rows: this.written.filter((w) => w.key.endsWith('.parquet')).reduce((n, w) => n + (w.rows ?? 0), 0),
     };
     // Staged files never published (e.g. an input that turned out to repeat another) go with the journal.
     const unpublished = this.staged.filter((s) => !this.moves.some((m) => m.from === s.pending));

@@ -31,6 +31,14 @@ export const lambdaEnvSchema = z.object({
     .optional()
     .describe('SNS topic alerts are published to, besides the lake.'),
   SSE_KMS_KEY_ID: z.string().min(1).optional().describe('KMS key for SSE-KMS on lake objects; default SSE-S3.'),
+  SIGN_KMS_KEY_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("KMS asymmetric key (SIGN_VERIFY) that signs each unit's digest; default: digests chained, unsigned."),
+  POLICIES_DIR: z.string().min(1).optional().describe('Folder of audit policies (YAML): events get policy_ids; default: none.'),
+  POLICY_MODE: z.enum(['tag', 'only']).optional().describe('tag (default) keeps every event; only keeps the events a policy selects.'),
+  POLICY_MEMBERS: z.string().min(1).optional().describe('Role membership snapshot (auditlake policy members) for policies with roles.'),
 });
 
 /** The handlers' configuration. */
@@ -41,6 +49,9 @@ export interface LambdaConfig {
   rulesDir: string;
   alertsTopicArn?: string;
   sseKmsKeyId?: string;
+  signKmsKeyId?: string;
+  /** Audit policies to tag (and with mode `only`, select) events with. */
+  policies?: { dir: string; mode: 'tag' | 'only'; members?: string };
 }
 
 /** The rules folder shipped with the code: beside the bundle (`dist/lambda/<handler>/rules`), or the checkout's. */
@@ -55,6 +66,8 @@ export function loadLambdaConfig(env: Record<string, string | undefined> = proce
   const result = lambdaEnvSchema.safeParse(present);
   if (!result.success) throw new Error(`invalid auditlake Lambda configuration:\n${z.prettifyError(result.error)}`);
   const e = result.data;
+  if (!e.POLICIES_DIR && (e.POLICY_MODE || e.POLICY_MEMBERS))
+    throw new Error('invalid auditlake Lambda configuration:\nPOLICY_MODE and POLICY_MEMBERS go with POLICIES_DIR');
   return {
     lakeUrl: e.LAKE_URL,
     dasResourceId: e.DAS_RESOURCE_ID,
@@ -65,5 +78,7 @@ export function loadLambdaConfig(env: Record<string, string | undefined> = proce
     rulesDir: e.RULES_DIR ?? bundledRulesDir(),
     alertsTopicArn: e.ALERTS_TOPIC_ARN,
     sseKmsKeyId: e.SSE_KMS_KEY_ID,
+    signKmsKeyId: e.SIGN_KMS_KEY_ID,
+    policies: e.POLICIES_DIR ? { dir: e.POLICIES_DIR, mode: e.POLICY_MODE ?? 'tag', members: e.POLICY_MEMBERS } : undefined,
   };
 }

@@ -22,7 +22,13 @@ export async function ingestOne(rt: Runtime, input: OpenedInput, format: string)
   const { stats, alerts } = await ingestInput(
     input,
     rt.lake,
-    { format, batchSize: DEFAULT_BATCH_SIZE, collectorOptions: {}, observers: [rules.observe] },
+    {
+      format,
+      batchSize: DEFAULT_BATCH_SIZE,
+      collectorOptions: {},
+      observers: [rules.observe],
+      transforms: rt.policies ? [rt.policies] : [],
+    },
     bySource,
   );
   // ingestInput reports a failed write as an error with nothing quarantined: nothing of the input is in the lake.

@@ -99,6 +99,7 @@ async function writeShardUnit(rt: Runtime, first: DasUnit | null, items: Item[],
   const head = items[0];
   const unitKey = first?.key ?? idKey('das', 'kinesis-event', head.shard, head.sequenceNumber ?? '');
   const name = first ? `lambda:${first.ref}` : `lambda:kinesis-event/${head.shard}`;
+  rt.policies?.(batch);
   const rules = rt.rulesStage();
   let alerts = await rules.observe(batch);
   const { manifest } = await commitUnit(rt.lake, { source: 'das', name, kind: 'stream', batches: [batch], key: () => unitKey });

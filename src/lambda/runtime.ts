@@ -1,9 +1,12 @@
 import { tmpdir } from 'node:os';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { createDasDecoder, type DasDecoder } from '../collectors/das/index.js';
-import { LakeWriter } from '../lake/lake-writer.js';
+import { kmsSigner } from '../lake/integrity/signers.js';
+import { DEFAULT_LAKE_WRITER, LakeWriter } from '../lake/lake-writer.js';
 import { S3Storage } from '../lake/s3-storage.js';
+import { type BatchTransform, createPoliciesStage } from '../pipeline/policies-stage.js';
 import { createRulesStage, type RulesStage } from '../pipeline/rules-stage.js';
+import { createPolicyMatcher, loadMembersSnapshot, loadPolicies } from '../policies/index.js';
 import { type AlertSink, createSnsSink, loadRules, type Rule } from '../rules/index.js';
 import { type LambdaConfig, loadLambdaConfig } from './config.js';
 
@@ -20,6 +23,8 @@ export interface Runtime {
   lake: LakeWriter;
   das: DasDecoder;
   rules: readonly Rule[];
+  /** The policies stage (POLICIES_DIR), stateless, shared by invocations; null without policies. */
+  policies: BatchTransform | null;
   /** A rules stage for one unit of work: alerts to SNS (when configured) as raised, to the lake on `finish`. */
   rulesStage(): RulesStage;
 }
@@ -30,7 +35,15 @@ export async function createRuntime(config: LambdaConfig): Promise<Runtime> {
   process.env.HOME ??= tmpdir();
   const storage = new S3Storage(config.lakeUrl, { sseKmsKeyId: config.sseKmsKeyId });
   const rules = await loadRules(config.rulesDir);
-  const lake = await LakeWriter.open(storage);
+  const signer = config.signKmsKeyId ? await kmsSigner(config.signKmsKeyId) : null;
+  const p = config.policies;
+  const policies = p
+    ? createPoliciesStage(
+        createPolicyMatcher(await loadPolicies(p.dir), p.members ? await loadMembersSnapshot(p.members) : undefined),
+        p.mode,
+      )
+    : null;
+  const lake = await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer });
   const das = createDasDecoder({ filters: { excludeUsers: new Set(config.dasExcludeUsers) } });
   const sns = config.alertsTopicArn ? new SNSClient({}) : null;
   return {
@@ -39,6 +52,7 @@ export async function createRuntime(config: LambdaConfig): Promise<Runtime> {
     lake,
     das,
     rules,
+    policies,
     rulesStage() {
       const sinks: AlertSink[] = [];
       // The client is passed in, so closing the sink at the end of an invocation keeps it for the next.

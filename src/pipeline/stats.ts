@@ -1,4 +1,5 @@
-import type { Batch, Source } from '../schema/index.js';
+import { type Batch, batchEventCount, type Source } from '../schema/index.js';
+import type { RulesReport } from './rules-stage.js';
 
 /** What happened to one input. */
 export interface InputStats {
@@ -46,6 +47,8 @@ export interface RunSummary {
   same_content_inputs: number;
   /** The signal that stopped the run early, if one did. */
   stopped_by?: string;
+  /** Late events and the catch-up pass (runs with rules only). */
+  rules?: RulesReport;
 }
 
 /** A fresh per-input record. */
@@ -56,9 +59,17 @@ export function newInputStats(input: string): InputStats {
 /** Adds a batch's counts to an input's. */
 export function countBatch(stats: InputStats, batch: Batch, bySource: Record<string, Record<string, number>>): void {
   stats.records += batch.records;
-  stats.events += batch.events.length;
+  stats.events += batchEventCount(batch);
   stats.quarantined += batch.rejected.length;
   for (const [reason, n] of Object.entries(batch.skipped)) stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
+  if (batch.encoded) {
+    // Encoded on a worker: the events may not have crossed, their counts did.
+    for (const [source, classes] of Object.entries(batch.encoded.classes)) {
+      bySource[source] ??= {};
+      for (const [c, n] of Object.entries(classes)) bySource[source][c] = (bySource[source][c] ?? 0) + n;
+    }
+    return;
+  }
   for (const e of batch.events) {
     bySource[e.source as Source] ??= {};
     const classes = bySource[e.source as Source];

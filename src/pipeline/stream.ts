@@ -1,4 +1,5 @@
 import type { LakeWriter } from '../lake/lake-writer.js';
+import { createSqlRedactor, redactBatch, type SqlRedactor } from '../redact/index.js';
 import { type Batch, idKey, type Source } from '../schema/index.js';
 import type { BatchObserver } from './ingest.js';
 import { writeUnit } from './unit-stage.js';
@@ -34,6 +35,8 @@ export interface StreamOptions<P> {
   mergePosition?: (earlier: P, later: P) => P;
   /** Called after each unit is durable, with its key (e.g. to write the alerts it raised). */
   afterUnit?: (unitKey: string) => Promise<void>;
+  /** The redaction stage's statement redactor; default: the built-in PASSWORD rule only. */
+  redactor?: SqlRedactor;
   /** Called after each unit with its counts. */
   onUnit?: (unit: { name: string; events: number; quarantined: number; files: number }) => void;
 }
@@ -60,6 +63,7 @@ export async function writeStream<P>(
   let unitEvents = 0;
   let unitStarted = 0;
   let position: P | undefined;
+  const redactor = options.redactor ?? createSqlRedactor();
 
   const flush = async () => {
     if (unit.length === 0) return;
@@ -86,30 +90,37 @@ export async function writeStream<P>(
     unitEvents = 0;
   };
 
-  for (;;) {
-    pending ??= iterator.next();
-    const wait = unit.length === 0 ? null : Math.max(0, unitStarted + options.flushMs - Date.now());
-    const next =
-      wait === null ? await pending : await Promise.race([pending, new Promise<'tick'>((r) => setTimeout(r, wait, 'tick').unref())]);
-    if (next === 'tick') {
-      await flush();
-      continue;
+  try {
+    for (;;) {
+      pending ??= iterator.next();
+      const wait = unit.length === 0 ? null : Math.max(0, unitStarted + options.flushMs - Date.now());
+      const next =
+        wait === null ? await pending : await Promise.race([pending, new Promise<'tick'>((r) => setTimeout(r, wait, 'tick').unref())]);
+      if (next === 'tick') {
+        await flush();
+        continue;
+      }
+      pending = null;
+      if (next.done) break;
+      // Secrets never pass this point (the proxy redacts before it queues; other streams are redacted here).
+      const batch = redactBatch(next.value.batch, redactor);
+      const reached = next.value.position;
+      if (reached !== undefined)
+        position = position !== undefined && options.mergePosition ? options.mergePosition(position, reached) : reached;
+      if (unit.length === 0) unitStarted = Date.now();
+      totals.records += batch.records;
+      totals.events += batch.events.length;
+      totals.quarantined += batch.rejected.length;
+      for (const observe of options.observers) totals.alerts += await observe(batch);
+      unit.push(batch);
+      unitEvents += batch.events.length;
+      if (unitEvents >= options.flushEvents || Date.now() - unitStarted >= options.flushMs) await flush();
     }
-    pending = null;
-    if (next.done) break;
-    const { batch } = next.value;
-    const reached = next.value.position;
-    if (reached !== undefined)
-      position = position !== undefined && options.mergePosition ? options.mergePosition(position, reached) : reached;
-    if (unit.length === 0) unitStarted = Date.now();
-    totals.records += batch.records;
-    totals.events += batch.events.length;
-    totals.quarantined += batch.rejected.length;
-    for (const observe of options.observers) totals.alerts += await observe(batch);
-    unit.push(batch);
-    unitEvents += batch.events.length;
-    if (unitEvents >= options.flushEvents || Date.now() - unitStarted >= options.flushMs) await flush();
+    await flush();
+  } catch (e) {
+    // Tell the source to stop (a generator runs its cleanup) without waiting for a read it may never finish.
+    void iterator.return?.()?.catch(() => {});
+    throw e;
   }
-  await flush();
   return totals;
 }

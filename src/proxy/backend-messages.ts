@@ -104,6 +104,15 @@ export function parseBackendKeyData(body: Buffer): BackendKeyData {
   return { processId: r.int32(), secretKey: r.int32() };
 }
 
+/** ParameterDescription ('t'): the type OIDs of a prepared statement's parameters (count read as uint16). */
+export function parseParameterDescription(body: Buffer): number[] {
+  const r = new BodyReader(body);
+  const n = r.count(4);
+  const types: number[] = new Array(n);
+  for (let i = 0; i < n; i++) types[i] = r.uint32();
+  return types;
+}
+
 /** CopyInResponse ('G'), CopyOutResponse ('H'), CopyBothResponse ('W'): overall format and column formats. */
 export interface CopyResponse {
   format: number;
@@ -113,7 +122,7 @@ export interface CopyResponse {
 export function parseCopyResponse(body: Buffer): CopyResponse {
   const r = new BodyReader(body);
   const format = r.byte();
-  const n = r.int16();
+  const n = r.count(2);
   const columnFormats: number[] = new Array(n);
   for (let i = 0; i < n; i++) columnFormats[i] = r.int16();
   return { format, columnFormats };

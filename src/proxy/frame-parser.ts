@@ -22,9 +22,35 @@ export interface FrameParserOptions {
    * proxy relays DataRow and CopyData without looking inside. Default: every message.
    */
   wanted?: Iterable<number>;
-  /** Bodies larger than this are cut to this size ({@link FrameParser.truncated} says so). Default 64 MiB. */
+  /** Bodies larger than this are cut to this size ({@link FrameParser.truncated} says so). Default 1 MiB. */
   maxBody?: number;
+  /** Bytes shared by every parser for bodies split across chunks; a body that finds it spent is cut further. */
+  budget?: ByteBudget;
 }
+
+/**
+ * A pool of bytes for message bodies that must be copied (split across chunks), shared by all sessions
+ * so the memory the proxy spends on parsing is bounded whatever the clients announce.
+ */
+export class ByteBudget {
+  constructor(public available: number) {}
+
+  /** Takes up to `wanted` bytes, at least `floor` (so every message keeps a prefix); returns what was granted. */
+  take(wanted: number, floor: number): number {
+    const granted = Math.min(wanted, Math.max(this.available, floor));
+    this.available -= granted;
+    return granted;
+  }
+
+  give(n: number): void {
+    this.available += n;
+  }
+}
+
+/** Prefix every body keeps even when the budget is spent. */
+const BUDGET_FLOOR = 4096;
+/** Default of {@link FrameParserOptions.maxBody}. */
+export const DEFAULT_MAX_BODY = 1024 * 1024;
 
 /** Smallest length word of a typed message (the length counts itself) and of an untyped startup packet. */
 const MIN_TYPED_LENGTH = 4;
@@ -40,12 +66,16 @@ export class FrameParser {
   consumed = 0;
   /** Set when the stream is not valid framing; parsing then stops for good. */
   error: string | null = null;
-  /** True while the handler runs for a body that was cut to `maxBody`. */
+  /** True while the handler runs for a body that was cut (to `maxBody`, or by the budget). */
   truncated = false;
+  /** Longest typed message accepted (length word included); longer is a framing error. Adjustable. */
+  lengthLimit = 0x7fffffff;
 
   private startup: boolean;
   private readonly wanted: Uint8Array;
   private readonly maxBody: number;
+  private readonly budget: ByteBudget | null;
+  private granted = 0;
   private readonly header = Buffer.alloc(5);
   private headerFill = 0;
   private code = 0;
@@ -60,7 +90,8 @@ export class FrameParser {
     options: FrameParserOptions = {},
   ) {
     this.startup = options.startup ?? false;
-    this.maxBody = options.maxBody ?? 64 * 1024 * 1024;
+    this.maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
+    this.budget = options.budget ?? null;
     this.wanted = new Uint8Array(256);
     if (options.wanted) for (const code of options.wanted) this.wanted[code] = 1;
     else this.wanted.fill(1);
@@ -69,6 +100,18 @@ export class FrameParser {
   /** True until a StartupMessage has been seen on a client stream parsed with `startup`. */
   get inStartup(): boolean {
     return this.startup;
+  }
+
+  /** Body length of the message being handled (its full length on the wire, also when cut). */
+  get bodyBytes(): number {
+    return this.bodyLength;
+  }
+
+  /** Returns what this parser holds of the shared budget; call when its stream ends. */
+  release(): void {
+    if (this.granted > 0) this.budget?.give(this.granted);
+    this.granted = 0;
+    this.body = null;
   }
 
   /** Bytes received but not yet part of a complete message. */
@@ -95,6 +138,7 @@ export class FrameParser {
           const body = this.body;
           this.body = null;
           this.complete(body);
+          this.release();
         }
         continue;
       }
@@ -135,8 +179,15 @@ export class FrameParser {
       this.inBody = true;
       this.bodyLeft = bodyLength;
       this.bodyFill = 0;
-      this.body = this.isWanted() ? Buffer.allocUnsafe(Math.min(bodyLength, this.maxBody)) : null;
-      this.truncated = bodyLength > this.maxBody;
+      if (this.isWanted()) {
+        const wanted = Math.min(bodyLength, this.maxBody);
+        const size = this.budget ? this.budget.take(wanted, BUDGET_FLOOR) : wanted;
+        this.granted = this.budget ? size : 0;
+        this.body = Buffer.allocUnsafe(size);
+        this.truncated = bodyLength > size;
+      } else {
+        this.body = null;
+      }
     }
   }
 
@@ -150,7 +201,7 @@ export class FrameParser {
   }
 
   private checkLength(length: number): boolean {
-    const [min, max] = this.startup ? [MIN_STARTUP_LENGTH, MAX_STARTUP_LENGTH] : [MIN_TYPED_LENGTH, 0x7fffffff];
+    const [min, max] = this.startup ? [MIN_STARTUP_LENGTH, MAX_STARTUP_LENGTH] : [MIN_TYPED_LENGTH, this.lengthLimit];
     if (length >= min && length <= max) return true;
     this.error = `invalid ${this.startup ? 'startup packet' : `message '${String.fromCharCode(this.code)}'`} length ${length}`;
     return false;

@@ -53,7 +53,7 @@ export function parseParse(body: Buffer): ParseMessage {
   const r = new BodyReader(body);
   const name = r.cstring();
   const text = r.cstring();
-  const n = r.int16();
+  const n = r.count(4);
   const paramTypes: number[] = new Array(n);
   for (let i = 0; i < n; i++) paramTypes[i] = r.uint32();
   return { name, text, paramTypes };
@@ -76,16 +76,17 @@ export function parseBind(body: Buffer): BindMessage {
   const r = new BodyReader(body);
   const portal = r.cstring();
   const statement = r.cstring();
-  const nFormats = r.int16();
+  const nFormats = r.count(2);
   const codes: number[] = new Array(nFormats);
   for (let i = 0; i < nFormats; i++) codes[i] = r.int16();
-  const n = r.int16();
+  const n = r.count(4);
   if (nFormats > 1 && nFormats !== n) throw new MessageFormatError(`Bind has ${nFormats} format codes for ${n} parameters`);
   const formats: number[] = new Array(n);
   const values: (Buffer | null)[] = new Array(n);
   for (let i = 0; i < n; i++) {
     formats[i] = nFormats === 0 ? TEXT_FORMAT : nFormats === 1 ? codes[0] : codes[i];
     const length = r.int32();
+    if (length < -1) throw new MessageFormatError(`Bind parameter ${i + 1} has length ${length}`);
     values[i] = length === -1 ? null : r.bytes(length);
   }
   // Result-column format codes follow; the recorder has no use for them.

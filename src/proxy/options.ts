@@ -1,12 +1,16 @@
 import { z } from 'zod';
+import { redactConfigSchema } from '../redact/index.js';
 
 /** Options of the recording proxy, validated strictly: unknown keys fail, defaults live here. */
 export const proxyOptionsSchema = z
   .strictObject({
     listen: z.string().default('127.0.0.1:6432').describe('Address clients connect to, host:port (port 0 picks a free one).'),
     upstream: z.string().describe('PostgreSQL server to relay to, host:port.'),
-    tlsCert: z.string().optional().describe('PEM certificate file: accept TLS from clients (answer SSLRequest with S).'),
-    tlsKey: z.string().optional().describe('PEM private key file of tlsCert.'),
+    tlsCert: z
+      .string()
+      .optional()
+      .describe('PEM certificate (file, or the PEM text itself): accept TLS from clients (answer SSLRequest with S).'),
+    tlsKey: z.string().optional().describe('PEM private key of tlsCert (file, or the PEM text itself).'),
     upstreamTls: z
       .enum(['disable', 'require', 'verify-full'])
       .default('disable')
@@ -28,13 +32,71 @@ export const proxyOptionsSchema = z
       .nonnegative()
       .default(10_000)
       .describe('On close, time sessions get to finish before they are cut.'),
+    clientTls: z
+      .enum(['allow', 'require'])
+      .default('allow')
+      .describe('require: refuse a client whose StartupMessage did not come over TLS (needs tlsCert).'),
+    authTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(60_000)
+      .describe('Time from accept to a completed login (PostgreSQL authentication_timeout); then the connection is closed.'),
+    maxConnections: z.number().int().positive().default(1_000).describe('Client connections open at once; more are refused (53300).'),
+    maxStartupConnections: z
+      .number()
+      .int()
+      .positive()
+      .default(200)
+      .describe('Connections not yet logged in, at once; more are refused (53300), so idle sockets cannot crowd out logins.'),
+    maxPending: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe("Requests of one session waiting for the server's answer before the proxy stops reading from that client."),
+    sessionEventsPerSecond: z
+      .number()
+      .int()
+      .positive()
+      .default(20_000)
+      .describe('Events one session may record per second (with an equal burst) before its client is read more slowly.'),
+    maxRecordedBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .default(1024 * 1024)
+      .describe('Longest message recorded whole; a longer one is relayed in full and recorded from this prefix (raw_extras says so).'),
+    parseBudgetBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(256 * 1024 * 1024)
+      .describe(
+        'Bytes all sessions together may hold for parsing messages split across reads; beyond it, messages are recorded from shorter prefixes.',
+      ),
+    lingerMs: z
+      .number()
+      .int()
+      .positive()
+      .default(5_000)
+      .describe('Time a client gets to close its socket after the proxy ended the session.'),
+    recordParameters: z
+      .boolean()
+      .default(true)
+      .describe('Record bound parameter values (pgAudit log_parameter); secret ones are redacted either way.'),
+    redact: redactConfigSchema.optional().describe('Extra redaction patterns on top of the built-in PASSWORD rule.'),
     instanceId: z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,64}$/)
       .optional()
       .describe('Name of this proxy instance in source_ref and event ids; random when not given.'),
   })
-  .refine((o) => (o.tlsCert === undefined) === (o.tlsKey === undefined), { message: 'tlsCert and tlsKey go together', path: ['tlsKey'] });
+  .refine((o) => (o.tlsCert === undefined) === (o.tlsKey === undefined), { message: 'tlsCert and tlsKey go together', path: ['tlsKey'] })
+  .refine((o) => o.clientTls !== 'require' || o.tlsCert !== undefined, {
+    message: 'clientTls require needs tlsCert and tlsKey',
+    path: ['clientTls'],
+  });
 
 /** Options as given (defaults not applied yet). */
 export type ProxyOptionsInput = z.input<typeof proxyOptionsSchema>;

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, connect as netConnect, type Server } from 'node:net';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import { createSqlRedactor } from '../redact/index.js';
 import type { Batch } from '../schema/index.js';
-import { ClientSession, type SessionContext } from './client-session.js';
+import { encodeErrorResponse } from './backend-messages.js';
+import { ClientSession, type SessionContext, type SessionCounters } from './client-session.js';
 import { BatchQueue, type QueueStats } from './event-queue.js';
-import { type HostPort, type ProxyOptionsInput, parseHostPort, parseProxyOptions } from './options.js';
+import { ByteBudget } from './frame-parser.js';
+import { type HostPort, type ProxyOptions, type ProxyOptionsInput, parseHostPort, parseProxyOptions } from './options.js';
 
 /**
  * The recording proxy: a TCP server that relays every client to the PostgreSQL server and exposes what
@@ -14,20 +17,20 @@ import { type HostPort, type ProxyOptionsInput, parseHostPort, parseProxyOptions
  */
 
 /** Counters of a running proxy. */
-export interface ProxyStats {
+export interface ProxyStats extends SessionCounters {
   /** Sessions open now. */
   activeSessions: number;
+  /** Sessions open now whose client has not logged in yet. */
+  startupSessions: number;
   /** Sessions accepted since start. */
   sessions: number;
-  /** Sessions whose server connection could not be opened. */
-  upstreamFailures: number;
-  /** Sessions cut because the recorder failed (fail-closed). */
-  recorderFailures: number;
-  cancelsForwarded: number;
-  /** CancelRequests with a key this proxy never saw; not forwarded. */
-  cancelsUnknown: number;
+  /** Connections refused, by reason: `max_connections`, `max_startup_connections`, `recording_failed`. */
+  refused: Record<RefusalReason, number>;
   queue: QueueStats;
 }
+
+/** Why a connection was refused at accept. */
+export type RefusalReason = 'max_connections' | 'max_startup_connections' | 'recording_failed';
 
 /** A started proxy. */
 export interface RunningProxy {
@@ -42,19 +45,26 @@ export interface RunningProxy {
    * flushes the queue: {@link RunningProxy.events} ends once the consumer has taken the last batch.
    */
   close(): Promise<void>;
+  /**
+   * Recording failed (fail-closed): refuses new clients, ends every open session now with a FATAL
+   * 57P01 naming `reason`, and closes the queue.
+   */
+  abort(reason: string): Promise<void>;
   stats(): ProxyStats;
 }
 
+/** Hooks of {@link startProxy}. */
+export interface ProxyHooks {
+  /** Operator log (never sent to clients); default: nothing. */
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
 /** Starts the proxy; rejects with a readable message on bad options or when it cannot listen. */
-export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy> {
+export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {}): Promise<RunningProxy> {
   const options = parseProxyOptions(input);
   const listen = parseHostPort(options.listen, 'listen');
   const upstream = parseHostPort(options.upstream, 'upstream');
   const instanceId = options.instanceId ?? randomBytes(4).toString('hex');
-  const tlsContext =
-    options.tlsCert && options.tlsKey
-      ? createSecureContext({ cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) })
-      : null;
   const queue = new BatchQueue({
     capacity: options.queueCapacity,
     flushSize: options.flushSize,
@@ -62,41 +72,55 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     onOverflow: options.onOverflow,
   });
   const sessions = new Set<ClientSession>();
+  const startup = new Set<ClientSession>();
   let sessionCount = 0;
   let full = false;
+  let refusing: string | null = null;
   let idle: (() => void) | null = null;
-  const counters = { upstreamFailures: 0, recorderFailures: 0, cancelsForwarded: 0, cancelsUnknown: 0 };
+  const counters: SessionCounters = {
+    upstreamFailures: 0,
+    recorderFailures: 0,
+    cancelsForwarded: 0,
+    cancelsUnknown: 0,
+    protocolViolations: 0,
+    authTimeouts: 0,
+    tlsRefused: 0,
+  };
+  const refused: Record<RefusalReason, number> = { max_connections: 0, max_startup_connections: 0, recording_failed: 0 };
 
   queue.onPressure = (isFull) => {
     full = isFull;
     for (const s of sessions) s.setQueueFull(isFull);
   };
 
-  const ctx: SessionContext = {
-    upstream,
-    upstreamTls: { mode: options.upstreamTls, ca: options.upstreamCa ? readFileSync(options.upstreamCa) : undefined },
-    tlsContext,
-    connectTimeoutMs: options.connectTimeoutMs,
-    sink: queue,
-    instanceId,
-    nextSessionNumber: () => ++sessionCount,
-    cancelKeys: new Map(),
-    forwardCancel(target, packet) {
-      // A cancel is its own short connection: the packet, then the server closes it.
-      const socket = netConnect({ host: target.host, port: target.port }, () => socket.end(packet));
-      socket.on('error', () => {});
-      socket.setTimeout(options.connectTimeoutMs, () => socket.destroy());
-    },
+  const ctx = sessionContext(options, upstream, instanceId, queue, hooks, counters, {
     queueFull: () => full,
+    nextSessionNumber: () => ++sessionCount,
+    onAuthenticated: (session) => startup.delete(session),
     onClosed(session) {
       sessions.delete(session);
+      startup.delete(session);
       if (sessions.size === 0) idle?.();
     },
-    counters,
-  };
+  });
 
   const server: Server = createServer({ noDelay: true }, (socket) => {
-    sessions.add(new ClientSession(socket, ctx));
+    const reason: RefusalReason | null =
+      refusing !== null
+        ? 'recording_failed'
+        : sessions.size >= options.maxConnections
+          ? 'max_connections'
+          : startup.size >= options.maxStartupConnections
+            ? 'max_startup_connections'
+            : null;
+    if (reason !== null) {
+      refused[reason]++;
+      refuse(socket, reason === 'recording_failed' ? '57P01' : '53300', refusing ?? 'sorry, too many clients already');
+      return;
+    }
+    const session = new ClientSession(socket, ctx);
+    sessions.add(session);
+    startup.add(session);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -108,29 +132,32 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   const bound = server.address();
   const address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : listen;
 
+  const drainedOrTimeout = async (ms: number) => {
+    if (sessions.size === 0) return;
+    const drained = new Promise<void>((resolve) => {
+      idle = resolve;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  };
+
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      if (sessions.size > 0) {
-        const drained = new Promise<void>((resolve) => {
-          idle = resolve;
-        });
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, options.shutdownTimeoutMs);
-        });
-        await Promise.race([drained, timeout]);
-        clearTimeout(timer);
-        if (sessions.size > 0) {
-          for (const s of sessions) s.shutdown();
-          await drained;
-        }
-      }
+      await drainedOrTimeout(options.shutdownTimeoutMs);
+      for (const s of sessions) s.shutdown();
+      await drainedOrTimeout(options.lingerMs + 1000);
       await stopped;
       queue.close();
     })();
     return closing;
+  };
+  const abort = (reason: string): Promise<void> => {
+    refusing ??= `terminating connection: ${reason}`;
+    for (const s of sessions) s.shutdown(refusing);
+    return close();
   };
 
   return {
@@ -138,6 +165,68 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     address,
     instanceId,
     close,
-    stats: () => ({ activeSessions: sessions.size, sessions: sessionCount, ...counters, queue: queue.stats() }),
+    abort,
+    stats: () => ({
+      activeSessions: sessions.size,
+      startupSessions: startup.size,
+      sessions: sessionCount,
+      ...counters,
+      refused: { ...refused },
+      queue: queue.stats(),
+    }),
+  };
+}
+
+/** A PEM text given inline (e.g. from a secret in the environment), or the file holding it. */
+function pemOrFile(value: string): Buffer {
+  return value.startsWith('-----BEGIN') ? Buffer.from(value) : readFileSync(value);
+}
+
+/** Refuses a connection at accept the way PostgreSQL does: one FATAL ErrorResponse, then close. */
+function refuse(socket: Socket, code: string, message: string): void {
+  socket.on('error', () => {});
+  socket.end(encodeErrorResponse({ severity: 'FATAL', code, message }));
+  socket.setTimeout(1000, () => socket.destroy());
+}
+
+/** What every session shares, from the options. */
+function sessionContext(
+  options: ProxyOptions,
+  upstream: HostPort,
+  instanceId: string,
+  queue: BatchQueue,
+  hooks: ProxyHooks,
+  counters: SessionCounters,
+  server: Pick<SessionContext, 'queueFull' | 'nextSessionNumber' | 'onAuthenticated' | 'onClosed'>,
+): SessionContext {
+  return {
+    upstream,
+    upstreamTls: { mode: options.upstreamTls, ca: options.upstreamCa ? readFileSync(options.upstreamCa) : undefined },
+    tlsContext:
+      options.tlsCert && options.tlsKey ? createSecureContext({ cert: pemOrFile(options.tlsCert), key: pemOrFile(options.tlsKey) }) : null,
+    clientTlsRequired: options.clientTls === 'require',
+    connectTimeoutMs: options.connectTimeoutMs,
+    limits: {
+      authTimeoutMs: options.authTimeoutMs,
+      maxPending: options.maxPending,
+      eventsPerSecond: options.sessionEventsPerSecond,
+      maxRecordedBytes: options.maxRecordedBytes,
+      lingerMs: options.lingerMs,
+    },
+    parseBudget: new ByteBudget(options.parseBudgetBytes),
+    redactor: createSqlRedactor(options.redact),
+    recordParameters: options.recordParameters,
+    sink: queue,
+    instanceId,
+    cancelKeys: new Map(),
+    forwardCancel(target, packet) {
+      // A cancel is its own short connection: the packet, then the server closes it.
+      const socket = netConnect({ host: target.host, port: target.port }, () => socket.end(packet));
+      socket.on('error', () => {});
+      socket.setTimeout(options.connectTimeoutMs, () => socket.destroy());
+    },
+    log: hooks.log ?? (() => {}),
+    counters,
+    ...server,
   };
 }

@@ -24,6 +24,24 @@ export class BodyReader {
     return v;
   }
 
+  /** An unsigned 16-bit count: PostgreSQL reads parameter and format counts as uint16 (up to 65,535). */
+  uint16(): number {
+    this.need(2);
+    const v = this.body.readUInt16BE(this.offset);
+    this.offset += 2;
+    return v;
+  }
+
+  /**
+   * A count of `n` items of at least `itemBytes` bytes each, checked against the bytes left, so a forged
+   * count fails here instead of allocating an array for items that are not there.
+   */
+  count(itemBytes: number): number {
+    const n = this.uint16();
+    if (n * itemBytes > this.left) throw new MessageFormatError(`count ${n} exceeds the ${this.left} bytes left`);
+    return n;
+  }
+
   int32(): number {
     this.need(4);
     const v = this.body.readInt32BE(this.offset);

@@ -1,5 +1,5 @@
 import type { AuditEvent, EventClass } from '../schema/index.js';
-import { eventId, SCHEMA_VERSION } from '../schema/index.js';
+import { eventId, NO_POLICY_IDS, SCHEMA_VERSION } from '../schema/index.js';
 
 /**
  * The facts of one proxied session and the factory of its events. Every event of a session shares
@@ -94,6 +94,7 @@ export function buildEvent(info: SessionInfo, who: SessionIdentity, n: number, f
     duration_ms: f.durationMs ?? null,
     audit_type: null,
     raw_extras: f.extras ? JSON.stringify(f.extras) : null,
+    policy_ids: NO_POLICY_IDS,
     source: 'proxy',
   };
 }

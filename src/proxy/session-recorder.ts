@@ -1,3 +1,4 @@
+import { redactParameters, type SqlRedactor, scrubText } from '../redact/index.js';
 import type { EventClass } from '../schema/index.js';
 import { rejected } from '../schema/index.js';
 import {
@@ -6,6 +7,7 @@ import {
   parseBackendKeyData,
   parseCommandComplete,
   parseErrorResponse,
+  parseParameterDescription,
   parseParameterStatus,
 } from './backend-messages.js';
 import { type Classification, type CopyDirection, classifyTag, classifyText } from './classify.js';
@@ -13,7 +15,7 @@ import { Auth, Backend, Frontend, frontendName } from './codes.js';
 import type { EventSink } from './event-queue.js';
 import { parseBind, parseClose, parseDescribe, parseExecute, parseFunctionCall, parseParse, parseQuery } from './frontend-messages.js';
 import { parameterExtras, recordParameters } from './parameters.js';
-import { MessageFormatError } from './reader.js';
+import { BodyReader, MessageFormatError } from './reader.js';
 import { buildEvent, clockMicros, type EventFacts, type SessionIdentity, type SessionInfo } from './session-events.js';
 import { splitStatements } from './sql-text.js';
 
@@ -32,19 +34,6 @@ import { splitStatements } from './sql-text.js';
  * string. Password, SASL and GSS messages are counted but never read.
  */
 
-enum Kind {
-  Parse,
-  Bind,
-  Describe,
-  Close,
-  Execute,
-  Sync,
-  Query,
-  FunctionCall,
-}
-
-const KIND_NAMES = ['Parse', 'Bind', 'Describe', 'Close', 'Execute', 'Sync', 'Query', 'FunctionCall'];
-
 /** One completion (or the error) of a statement within a simple Query. */
 interface Outcome {
   time: number;
@@ -54,31 +43,58 @@ interface Outcome {
   error: ErrorFields | null;
 }
 
-/** A client message waiting for the server's answer. */
-interface Pending {
-  kind: Kind;
-  /** Per-session index of the client message (1-based, the startup packets included). */
-  index: number;
-  start: number;
+/** What a statement event says about what ran: its text, bound values and extra facts. */
+interface Subject {
   text: string | null;
   parameters: string[] | null;
   extras: Record<string, unknown> | null;
-  copy: CopyDirection;
-  /** Describe of a prepared statement: its name, to learn the parameter types from ParameterDescription. */
-  statement: string | null;
-  outcomes: Outcome[] | null;
 }
+
+/** When a message was sent: per-session index (1-based, the startup packets included) and clock. */
+interface Sent {
+  index: number;
+  start: number;
+}
+
+/** A client message waiting for the server's answer, by what it is. */
+type Pending =
+  | (Sent & { kind: 'Query'; subject: Subject; copy: CopyDirection; outcomes: Outcome[] })
+  | (Sent & { kind: 'Execute'; subject: Subject; copy: CopyDirection })
+  | (Sent & { kind: 'FunctionCall'; subject: Subject; copy: CopyDirection })
+  | (Sent & { kind: 'Parse'; subject: Subject })
+  | (Sent & { kind: 'Bind'; subject: Subject })
+  /** Describe of a prepared statement names it, to learn its parameter types from ParameterDescription. */
+  | (Sent & { kind: 'Describe'; statement: string | null })
+  | (Sent & { kind: 'Close' | 'Sync' });
 
 interface Prepared {
   text: string;
   types: number[];
-}
-
-interface Portal {
-  text: string | null;
-  parameters: string[];
+  /** Set when the Parse was longer than the recorder keeps. */
   extras: Record<string, unknown> | null;
 }
+
+/** What an event about a statement needs beyond the pending request. */
+interface StatementFacts {
+  subject: Subject;
+  start: number;
+  c: Classification;
+  time: number;
+  rows: number | null;
+  error: ErrorFields | null;
+  /** 1-based statement within a simple Query string. */
+  sub: number;
+}
+
+/** Options of a {@link SessionRecorder}. */
+export interface RecorderOptions {
+  /** Redacts statement text and secret parameters before an event is queued. */
+  redactor: SqlRedactor;
+  /** Whether bound parameter values are recorded (pgAudit's `log_parameter`); false records none. */
+  recordParameters: boolean;
+}
+
+const NO_SUBJECT: Subject = { text: null, parameters: null, extras: null };
 
 /** Frontend message types the recorder reads; CopyData is only counted. */
 export const RECORDED_FRONTEND = Object.values(Frontend).filter((code) => code !== Frontend.CopyData);
@@ -107,10 +123,14 @@ export const RECORDED_BACKEND = [
 export class SessionRecorder {
   /** Set by the server's BackendKeyData; the proxy uses it to route CancelRequests. */
   onBackendKey: (processId: number, secretKey: number) => void = () => {};
+  /** Called for every event queued, so the session can hold a client that records too fast. */
+  onEvent: () => void = () => {};
 
   readonly who: SessionIdentity = { user: null, database: null, applicationName: null, processId: null };
   /** The last FATAL (or PANIC) error the server sent: it closes the connection after one. */
   fatal: ErrorFields | null = null;
+  /** Messages whose recording failed unexpectedly (a bug); each cost its own event only. */
+  failures = 0;
   private phase: 'new' | 'startup' | 'ready' | 'ended' = 'new';
   private startupIndex = 0;
   private upstreamTls = false;
@@ -121,14 +141,25 @@ export class SessionRecorder {
   private readonly fifo: Pending[] = [];
   private head = 0;
   private readonly statements = new Map<string, Prepared>();
-  private readonly portals = new Map<string, Portal>();
+  private readonly portals = new Map<string, Subject>();
 
   constructor(
     readonly info: SessionInfo,
     private readonly sink: EventSink,
     /** Index of the client message being handled: the client stream's frame parser count. */
     private readonly messageIndex: () => number,
+    private readonly options: RecorderOptions,
   ) {}
+
+  /** True once the server has sent AuthenticationOk: before that only authentication messages are legitimate. */
+  get authenticated(): boolean {
+    return this.authOk;
+  }
+
+  /** Client requests waiting for the server's answer. */
+  get pendingCount(): number {
+    return this.fifo.length - this.head;
+  }
 
   /** An SSLRequest, GSSENCRequest or CancelRequest the proxy answered itself. */
   startupPacket(name: string): void {
@@ -146,32 +177,64 @@ export class SessionRecorder {
     this.who.applicationName = params.application_name ?? null;
   }
 
-  /** A typed client message. */
-  frontend(code: number, body: Buffer): void {
+  /**
+   * A typed client message. `fullLength` is the body's length on the wire when `body` is only its first
+   * part (the message was longer than the recorder keeps). A message the recorder cannot read costs its
+   * own event (quarantined with the reason), never the session.
+   */
+  frontend(code: number, body: Buffer, fullLength: number | null = null): void {
     const index = this.count();
     try {
-      this.onFrontend(code, body, index);
+      this.onFrontend(code, body, index, fullLength);
     } catch (err) {
-      if (!(err instanceof MessageFormatError)) throw err;
-      this.sink.reject(rejected(this.ref(index), `malformed ${frontendName(code)}: ${err.message}`, body.toString('base64')));
+      const malformed = err instanceof MessageFormatError;
+      if (!malformed) this.failures++;
+      const reason = malformed
+        ? `malformed ${frontendName(code)}: ${err.message}`
+        : `recorder failure on ${frontendName(code)}: ${String(err)}`;
+      this.sink.reject(rejected(this.ref(index), reason, rawOf(code, body)));
     }
   }
 
-  /** A server message. */
+  /** A server message; one the recorder cannot read is quarantined, and the session goes on. */
   backend(code: number, body: Buffer): void {
     try {
       this.onBackend(code, body);
     } catch (err) {
-      if (!(err instanceof MessageFormatError)) throw err;
-      this.sink.reject(
-        rejected(`${this.info.refPrefix}:server`, `malformed server message '${String.fromCharCode(code)}': ${err.message}`, ''),
-      );
+      const malformed = err instanceof MessageFormatError;
+      if (!malformed) this.failures++;
+      const what = `server message '${String.fromCharCode(code)}'`;
+      const reason = malformed ? `malformed ${what}: ${err.message}` : `recorder failure on ${what}: ${String(err)}`;
+      this.sink.reject(rejected(`${this.info.refPrefix}:server`, reason, ''));
     }
   }
 
   /** A stream could not be framed; recording of that direction stops, relaying does not. */
   framingError(direction: 'client' | 'server', reason: string): void {
     this.sink.reject(rejected(`${this.info.refPrefix}:${direction}`, `${direction} stream: ${reason}`, ''));
+  }
+
+  /**
+   * The client broke the protocol before authenticating (e.g. sent a Query while the server asked for a
+   * password): the session is recorded as one failed CONNECT with SQLSTATE 08P01, and nothing it sent.
+   */
+  protocolViolation(message: string): void {
+    this.countTrailing();
+    if (this.outcomeRecorded || this.phase === 'ended') return;
+    this.outcomeRecorded = true;
+    const time = clockMicros();
+    this.emit({
+      eventClass: 'CONNECT',
+      time,
+      ref: this.ref(this.startupIndex || this.messageIndex()),
+      success: false,
+      statementId: this.startupIndex || null,
+      errorCode: '08P01',
+      errorMessage: message,
+      durationMs: (time - this.info.startMicros) / 1000,
+    });
+    // Whatever the client queued before is not to be believed: it is not recorded.
+    for (; this.head < this.fifo.length; this.head++) this.sink.skip('request before authentication');
   }
 
   /**
@@ -189,9 +252,9 @@ export class SessionRecorder {
     };
     while (this.head < this.fifo.length) {
       const p = this.shift();
-      if (p.kind === Kind.Execute || p.kind === Kind.FunctionCall) this.failed(p, failure, time);
-      else if (p.kind === Kind.Query) this.finishQuery(p, { time, command: null, rows: null, copy: p.copy, error: failure });
-      else this.sink.skip(`${KIND_NAMES[p.kind]} unanswered`);
+      if (p.kind === 'Execute' || p.kind === 'FunctionCall') this.failed(p, failure, time);
+      else if (p.kind === 'Query') this.finishQuery(p, { time, command: null, rows: null, copy: p.copy, error: failure });
+      else this.sink.skip(`${p.kind} unanswered`);
     }
     if (this.phase === 'ready') {
       this.emit({
@@ -218,50 +281,50 @@ export class SessionRecorder {
     this.phase = 'ended';
   }
 
-  private onFrontend(code: number, body: Buffer, index: number): void {
+  private onFrontend(code: number, body: Buffer, index: number, fullLength: number | null): void {
+    const sent = { index, start: clockMicros() };
     switch (code) {
       case Frontend.Query: {
-        this.enqueue(Kind.Query, index, parseQuery(body), null, null).outcomes = [];
+        const text = fullLength === null ? parseQuery(body) : prefixText(body, 0);
+        const subject = { text, parameters: null, extras: truncation(body, fullLength) };
+        this.enqueue({ kind: 'Query', ...sent, subject, copy: null, outcomes: [] });
         return;
       }
       case Frontend.Parse: {
-        const m = parseParse(body);
-        this.statements.set(m.name, { text: m.text, types: m.paramTypes });
-        this.enqueue(Kind.Parse, index, m.text, null, null);
+        const m = fullLength === null ? parseParse(body) : parsePrefix(body);
+        const prepared = { text: m.text, types: m.paramTypes, extras: truncation(body, fullLength) };
+        this.statements.set(m.name, prepared);
+        this.enqueue({ kind: 'Parse', ...sent, subject: { text: m.text, parameters: null, extras: prepared.extras } });
         return;
       }
       case Frontend.Bind: {
-        const m = parseBind(body);
-        const prepared = this.statements.get(m.statement);
-        const params = recordParameters(m, prepared?.types ?? []);
-        const portal: Portal = { text: prepared?.text ?? null, parameters: params.values, extras: parameterExtras(params) };
-        this.portals.set(m.portal, portal);
-        this.enqueue(Kind.Bind, index, portal.text, portal.parameters, portal.extras);
+        const subject = this.bind(body, fullLength);
+        this.enqueue({ kind: 'Bind', ...sent, subject });
         return;
       }
       case Frontend.Execute: {
         const m = parseExecute(body);
-        const portal = this.portals.get(m.portal);
-        this.enqueue(Kind.Execute, index, portal?.text ?? null, portal?.parameters ?? null, portal?.extras ?? null);
+        this.enqueue({ kind: 'Execute', ...sent, subject: this.portals.get(m.portal) ?? NO_SUBJECT, copy: null });
         return;
       }
       case Frontend.Describe: {
         const m = parseDescribe(body);
-        this.enqueue(Kind.Describe, index, null, null, null).statement = m.kind === 'S' ? m.name : null;
+        this.enqueue({ kind: 'Describe', ...sent, statement: m.kind === 'S' ? m.name : null });
         return;
       }
       case Frontend.Close: {
         const m = parseClose(body);
         (m.kind === 'S' ? this.statements : this.portals).delete(m.name);
-        this.enqueue(Kind.Close, index, null, null, null);
+        this.enqueue({ kind: 'Close', ...sent });
         return;
       }
       case Frontend.Sync:
-        this.enqueue(Kind.Sync, index, null, null, null);
+        this.enqueue({ kind: 'Sync', ...sent });
         return;
       case Frontend.FunctionCall: {
         const m = parseFunctionCall(body);
-        this.enqueue(Kind.FunctionCall, index, null, null, { function_oid: m.functionOid });
+        const subject = { text: null, parameters: null, extras: { function_oid: m.functionOid } };
+        this.enqueue({ kind: 'FunctionCall', ...sent, subject, copy: null });
         return;
       }
       case Frontend.Password:
@@ -273,15 +336,41 @@ export class SessionRecorder {
     }
   }
 
+  /** A Bind becomes the portal it names: the statement's text with the bound values. */
+  private bind(body: Buffer, fullLength: number | null): Subject {
+    if (fullLength !== null) {
+      // Too long to keep whole: the values are not recorded, the statement is.
+      const r = new BodyReader(body);
+      const portal = r.cstring();
+      const prepared = this.statements.get(r.cstring());
+      const subject = { text: prepared?.text ?? null, parameters: null, extras: { parameters_truncated: true, bind_bytes: fullLength } };
+      this.portals.set(portal, subject);
+      return subject;
+    }
+    const m = parseBind(body);
+    const prepared = this.statements.get(m.statement);
+    let subject: Subject;
+    if (this.options.recordParameters) {
+      const params = recordParameters(m, prepared?.types ?? []);
+      subject = { text: prepared?.text ?? null, parameters: params.values, extras: mergeExtras(prepared?.extras, parameterExtras(params)) };
+    } else {
+      subject = { text: prepared?.text ?? null, parameters: null, extras: prepared?.extras ?? null };
+    }
+    this.portals.set(m.portal, subject);
+    return subject;
+  }
+
   private onBackend(code: number, body: Buffer): void {
     const p = this.head < this.fifo.length ? this.fifo[this.head] : null;
     switch (code) {
       case Backend.CommandComplete: {
         const c = parseCommandComplete(body);
-        if (p?.kind === Kind.Execute) this.completed(this.shift(), c.command, c.rows, clockMicros());
-        else if (p?.kind === Kind.Query)
-          p.outcomes?.push({ time: clockMicros(), command: c.command, rows: c.rows, copy: p.copy, error: null });
-        if (p) p.copy = null;
+        if (p?.kind === 'Execute') {
+          this.shift();
+          this.completed(p, c.command, c.rows, clockMicros());
+        } else if (p?.kind === 'Query')
+          p.outcomes.push({ time: clockMicros(), command: c.command, rows: c.rows, copy: p.copy, error: null });
+        if (p && 'copy' in p) p.copy = null;
         return;
       }
       case Backend.ReadyForQuery:
@@ -295,30 +384,33 @@ export class SessionRecorder {
       case Backend.BindComplete:
       case Backend.CloseComplete:
       case Backend.NoData:
-        if (p && p.kind !== Kind.Execute && p.kind !== Kind.Query && p.kind !== Kind.Sync) this.sink.skip(KIND_NAMES[this.shift().kind]);
+        if (p && p.kind !== 'Execute' && p.kind !== 'Query' && p.kind !== 'Sync') this.sink.skip(this.shift().kind);
         return;
       case Backend.RowDescription:
         // Also precedes the rows of a simple Query; only a Describe is answered by it alone.
-        if (p?.kind === Kind.Describe) this.sink.skip(KIND_NAMES[this.shift().kind]);
+        if (p?.kind === 'Describe') this.sink.skip(this.shift().kind);
         return;
       case Backend.ParameterDescription:
-        if (p?.kind === Kind.Describe && p.statement !== null) this.learnTypes(p.statement, body);
+        if (p?.kind === 'Describe' && p.statement !== null) this.learnTypes(p.statement, parseParameterDescription(body));
         return;
       case Backend.EmptyQueryResponse:
-        if (p?.kind === Kind.Execute) {
+        if (p?.kind === 'Execute') {
           this.shift();
           this.sink.skip('empty query');
         }
         return;
       case Backend.PortalSuspended:
-        if (p?.kind === Kind.Execute) this.suspended(this.shift());
+        if (p?.kind === 'Execute') {
+          this.shift();
+          this.suspended(p);
+        }
         return;
       case Backend.CopyInResponse:
       case Backend.CopyOutResponse:
-        if (p) p.copy = code === Backend.CopyInResponse ? 'in' : 'out';
+        if (p && 'copy' in p) p.copy = code === Backend.CopyInResponse ? 'in' : 'out';
         return;
       case Backend.FunctionCallResponse:
-        if (p?.kind === Kind.FunctionCall) this.completed(p, 'FUNCTION CALL', null, clockMicros(), 'FUNCTION');
+        if (p?.kind === 'FunctionCall') this.completed(p, 'FUNCTION CALL', null, clockMicros(), 'FUNCTION');
         return;
       case Backend.Authentication:
         if (parseAuthentication(body) === Auth.Ok) this.authOk = true;
@@ -355,16 +447,16 @@ export class SessionRecorder {
   private readyForQuery(): void {
     while (this.head < this.fifo.length) {
       const p = this.shift();
-      if (p.kind === Kind.Sync) {
+      if (p.kind === 'Sync') {
         this.sink.skip('Sync');
         return;
       }
-      if (p.kind === Kind.Query) {
+      if (p.kind === 'Query') {
         this.finishQuery(p, null);
         return;
       }
-      if (p.kind === Kind.FunctionCall) return;
-      this.sink.skip(`${KIND_NAMES[p.kind]} unanswered`);
+      if (p.kind === 'FunctionCall') return;
+      this.sink.skip(`${p.kind} unanswered`);
     }
   }
 
@@ -372,6 +464,7 @@ export class SessionRecorder {
     const time = clockMicros();
     if (e.severity === 'FATAL' || e.severity === 'PANIC') this.fatal = e;
     if (this.phase === 'startup') {
+      if (this.outcomeRecorded) return;
       this.outcomeRecorded = true;
       // Class 28 (invalid authorization) and a missing database are failed logins; the rest (too many
       // connections, shutdown) are failed connections.
@@ -389,7 +482,7 @@ export class SessionRecorder {
       });
       return;
     }
-    if (p === null || p.kind === Kind.Sync) {
+    if (p === null || p.kind === 'Sync') {
       // Not an answer to a statement: e.g. FATAL on shutdown, idle timeouts, a commit failing at Sync.
       this.emit({
         eventClass: 'ERROR',
@@ -401,43 +494,60 @@ export class SessionRecorder {
       });
       return;
     }
-    if (p.kind === Kind.Query) {
-      p.outcomes?.push({ time, command: null, rows: null, copy: p.copy, error: e });
+    if (p.kind === 'Query') {
+      p.outcomes.push({ time, command: null, rows: null, copy: p.copy, error: e });
       return;
     }
-    if (p.kind === Kind.FunctionCall) {
+    if (p.kind === 'FunctionCall') {
       this.failed(p, e, time);
       return;
     }
     this.failed(this.shift(), e, time);
     // The server now discards extended-protocol messages until Sync.
-    while (this.head < this.fifo.length && this.fifo[this.head].kind !== Kind.Sync) {
-      this.sink.skip(`${KIND_NAMES[this.shift().kind]} ignored after error`);
+    while (this.head < this.fifo.length && this.fifo[this.head].kind !== 'Sync') {
+      this.sink.skip(`${this.shift().kind} ignored after error`);
     }
   }
 
-  private completed(p: Pending, command: string, rows: number | null, time: number, forced?: EventClass): void {
-    const c = classifyTag(command, p.copy, p.text);
-    this.statementEvent(p, p.text, p.start, forced ? { ...c, eventClass: forced } : c, time, rows, null, p.extras, 1);
+  private completed(
+    p: Extract<Pending, { kind: 'Execute' | 'FunctionCall' }>,
+    command: string,
+    rows: number | null,
+    time: number,
+    forced?: EventClass,
+  ): void {
+    const c = classifyTag(command, p.copy, p.subject.text);
+    this.statementEvent(p, {
+      subject: p.subject,
+      start: p.start,
+      c: forced ? { ...c, eventClass: forced } : c,
+      time,
+      rows,
+      error: null,
+      sub: 1,
+    });
   }
 
   private failed(p: Pending, e: ErrorFields, time: number): void {
-    this.statementEvent(p, p.text, p.start, classifyText(p.text, p.copy), time, null, e, p.extras, 1);
+    const subject = 'subject' in p ? p.subject : NO_SUBJECT;
+    const c = classifyText(subject.text, 'copy' in p ? p.copy : null);
+    this.statementEvent(p, { subject, start: p.start, c, time, rows: null, error: e, sub: 1 });
   }
 
-  private suspended(p: Pending): void {
-    const c = classifyText(p.text, p.copy);
-    this.statementEvent(p, p.text, p.start, c, clockMicros(), null, null, { ...p.extras, portal_suspended: true }, 1);
+  private suspended(p: Extract<Pending, { kind: 'Execute' }>): void {
+    const subject = { ...p.subject, extras: { ...p.subject.extras, portal_suspended: true } };
+    const c = classifyText(p.subject.text, p.copy);
+    this.statementEvent(p, { subject, start: p.start, c, time: clockMicros(), rows: null, error: null, sub: 1 });
   }
 
-  private finishQuery(p: Pending, last: Outcome | null): void {
-    const outcomes = p.outcomes ?? [];
+  private finishQuery(p: Extract<Pending, { kind: 'Query' }>, last: Outcome | null): void {
+    const outcomes = p.outcomes;
     if (last) outcomes.push(last);
     if (outcomes.length === 0) {
       this.sink.skip('empty query');
       return;
     }
-    const text = p.text ?? '';
+    const text = p.subject.text ?? '';
     const failed = outcomes[outcomes.length - 1].error !== null;
     const pieces = outcomes.length > 1 || failed ? splitStatements(text) : null;
     // A failure stops the string, so fewer outcomes than statements is consistent only when the last failed.
@@ -448,61 +558,47 @@ export class SessionRecorder {
       const o = outcomes[k];
       const statement = split ? (pieces as string[])[k] : text;
       const c = o.error ? classifyText(statement, o.copy) : classifyTag(o.command ?? '', o.copy, statement);
-      this.statementEvent(p, statement, start, c, o.time, o.rows, o.error, null, k + 1);
+      const subject = { text: statement, parameters: [], extras: p.subject.extras };
+      this.statementEvent(p, { subject, start, c, time: o.time, rows: o.rows, error: o.error, sub: k + 1 });
       start = o.time;
     }
   }
 
-  private statementEvent(
-    p: Pending,
-    text: string | null,
-    start: number,
-    c: Classification,
-    time: number,
-    rows: number | null,
-    e: ErrorFields | null,
-    extras: Record<string, unknown> | null,
-    sub: number,
-  ): void {
+  /** Emits the event of one statement, its text and secret parameters redacted. */
+  private statementEvent(p: Sent, f: StatementFacts): void {
+    let text = f.subject.text;
+    let parameters = f.subject.parameters;
+    if (text !== null) {
+      const r = this.options.redactor.statement(text);
+      text = r.text;
+      if (r.parameters.length > 0 && parameters) parameters = redactParameters(parameters, r.parameters);
+    }
     this.emit({
-      eventClass: c.eventClass,
-      time,
-      ref: sub > 1 ? `${this.ref(p.index)}.${sub}` : this.ref(p.index),
-      success: e === null,
-      command: c.command,
-      objectType: c.objectType,
+      eventClass: f.c.eventClass,
+      time: f.time,
+      ref: f.sub > 1 ? `${this.ref(p.index)}.${f.sub}` : this.ref(p.index),
+      success: f.error === null,
+      command: f.c.command,
+      objectType: f.c.objectType,
       text,
-      parameters: p.kind === Kind.Query ? [] : p.parameters,
+      parameters,
       statementId: p.index,
-      substatementId: sub,
-      rows,
-      errorCode: e ? e.code || null : null,
-      errorMessage: e ? e.message : null,
-      durationMs: (time - start) / 1000,
-      extras,
+      substatementId: f.sub,
+      rows: f.rows,
+      errorCode: f.error ? f.error.code || null : null,
+      errorMessage: f.error ? f.error.message : null,
+      durationMs: (f.time - f.start) / 1000,
+      extras: f.subject.extras,
     });
   }
 
-  private learnTypes(name: string, body: Buffer): void {
+  private learnTypes(name: string, types: number[]): void {
     const prepared = this.statements.get(name);
-    if (!prepared || body.length < 2) return;
-    const n = body.readInt16BE(0);
-    if (body.length < 2 + 4 * n) return;
-    const types: number[] = new Array(n);
-    for (let i = 0; i < n; i++) types[i] = body.readUInt32BE(2 + 4 * i);
-    prepared.types = types;
+    if (prepared) prepared.types = types;
   }
 
-  private enqueue(
-    kind: Kind,
-    index: number,
-    text: string | null,
-    parameters: string[] | null,
-    extras: Record<string, unknown> | null,
-  ): Pending {
-    const p: Pending = { kind, index, start: clockMicros(), text, parameters, extras, copy: null, statement: null, outcomes: null };
+  private enqueue(p: Pending): void {
     this.fifo.push(p);
-    return p;
   }
 
   private shift(): Pending {
@@ -520,6 +616,7 @@ export class SessionRecorder {
 
   private emit(f: EventFacts): void {
     this.sink.push(buildEvent(this.info, this.who, this.seq++, f, f.time));
+    this.onEvent();
   }
 
   private ref(index: number): string {
@@ -544,4 +641,39 @@ export class SessionRecorder {
       this.lastIndex += gap;
     }
   }
+}
+
+/** The `raw_extras` member of a message cut to its first part. */
+function truncation(body: Buffer, fullLength: number | null): Record<string, unknown> | null {
+  return fullLength === null ? null : { statement_truncated: true, recorded_bytes: body.length, message_bytes: fullLength };
+}
+
+/** The text of a body prefix from `offset` up to a NUL or the end (a cut message has no NUL). */
+function prefixText(body: Buffer, offset: number): string {
+  const end = body.indexOf(0, offset);
+  // A cut may split a UTF-8 sequence; the replacement character marks it.
+  return body.toString('utf8', offset, end < 0 ? body.length : end);
+}
+
+/** Name and text prefix of a Parse cut to its first part; parameter types are not known. */
+function parsePrefix(body: Buffer): { name: string; text: string; paramTypes: number[] } {
+  const r = new BodyReader(body);
+  const name = r.cstring();
+  return { name, text: prefixText(body, r.offset), paramTypes: [] };
+}
+
+function mergeExtras(a: Record<string, unknown> | null | undefined, b: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (!a) return b;
+  if (!b) return a;
+  return { ...a, ...b };
+}
+
+/**
+ * What a quarantined client message keeps: statements (Query, Parse) as redacted text, Bind not at all
+ * (its values may be secrets), other messages as base64.
+ */
+function rawOf(code: number, body: Buffer): string {
+  if (code === Frontend.Query || code === Frontend.Parse) return scrubText(body.toString('utf8'));
+  if (code === Frontend.Bind || code === Frontend.Password) return '';
+  return body.toString('base64');
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ATHENA_TYPES } from '../schema/athena.js';
+import { ATHENA_TYPES, athenaComment, DEFAULT_PROJECTION_START, ddlString } from '../schema/athena.js';
 import { DUCKDB_TYPES } from '../schema/columns.js';
 import type { FieldSpec, RecordOf } from '../schema/fields.js';
 import { strictObjectOf } from '../schema/validate.js';
@@ -11,6 +11,9 @@ import { SEVERITIES } from './rule-schema.js';
  * as `EVENT_FIELDS`, so one lake writer writes either. Alerts live at
  * `<root>/alerts/event_date=<YYYY-MM-DD>/part-*.parquet`, partitioned by the UTC date of `alert_time`.
  */
+
+/** How an alert was found (the `origin` column). */
+export const ALERT_ORIGINS = ['stream', 'catch-up', 'hunt'] as const;
 
 /** The columns stored in each alert Parquet file, in file order. */
 export const ALERT_FIELDS = [
@@ -53,6 +56,21 @@ export const ALERT_FIELDS = [
   { name: 'event_count', type: 'bigint', nullable: false, description: 'Number of events behind the alert (the length of event_ids).' },
   { name: 'event_ids', type: 'string_list', nullable: false, description: 'event_id of each event behind the alert, in event time order.' },
   { name: 'details', type: 'string', nullable: false, description: 'Rule kind and settings, as a JSON object text.' },
+  {
+    name: 'origin',
+    type: 'string',
+    nullable: false,
+    enum: ALERT_ORIGINS,
+    description:
+      'How the alert was found: stream (raised on ingest as its events passed), catch-up (found after the ingest by re-evaluating over the lake what late events touched) or hunt (auditlake hunt).',
+  },
+  {
+    name: 'superseded',
+    type: 'boolean',
+    nullable: false,
+    description:
+      'True for a streamed alert that re-evaluation over the lake found does not hold as raised (an event that arrived late displaced it); kept because it was delivered. The current alerts are those with superseded = false.',
+  },
 ] as const satisfies readonly FieldSpec[];
 
 /** Partition key of the alerts folder. */
@@ -94,13 +112,13 @@ export function athenaAlertsDdl(options: AthenaAlertsDdlOptions = {}): string {
   const table = options.database ? `${ident(options.database)}.${ident('audit_alerts')}` : ident('audit_alerts');
   const width = Math.max(...ALERT_FIELDS.map((f) => f.name.length)) + 2;
   const columns = ALERT_FIELDS.map(
-    (f) => `  ${ident(f.name).padEnd(width + 1)}${ATHENA_TYPES[f.type]} COMMENT '${f.description.replaceAll("'", "''")}'`,
+    (f) => `  ${ident(f.name).padEnd(width + 1)}${ATHENA_TYPES[f.type]} COMMENT ${ddlString(athenaComment(f))}`,
   );
   const properties: [string, string][] = [
     ['projection.enabled', 'true'],
     ['projection.event_date.type', 'date'],
     ['projection.event_date.format', 'yyyy-MM-dd'],
-    ['projection.event_date.range', `${options.projectionStart ?? '2020-01-01'},NOW`],
+    ['projection.event_date.range', `${options.projectionStart ?? DEFAULT_PROJECTION_START},NOW`],
     ['projection.event_date.interval', '1'],
     ['projection.event_date.interval.unit', 'DAYS'],
     ['storage.location.template', `${root}/alerts/event_date=\${event_date}/`],
@@ -114,9 +132,9 @@ export function athenaAlertsDdl(options: AthenaAlertsDdlOptions = {}): string {
     ALERT_PARTITION_KEYS.map((f) => `  ${ident(f.name)} ${ATHENA_TYPES[f.type]}`).join(',\n'),
     ')',
     'STORED AS PARQUET',
-    `LOCATION '${root}/alerts/'`,
+    `LOCATION ${ddlString(`${root}/alerts/`)}`,
     'TBLPROPERTIES (',
-    properties.map(([k, v]) => `  '${k}' = '${v}'`).join(',\n'),
+    properties.map(([k, v]) => `  ${ddlString(k)} = ${ddlString(v)}`).join(',\n'),
     ');',
     '',
   ].join('\n');

@@ -80,5 +80,7 @@ export function makeAlert(rule: Rule, details: string, facts: AlertFacts): Alert
     event_count: facts.eventIds.length,
     event_ids: facts.eventIds,
     details,
+    origin: 'stream',
+    superseded: false,
   };
 }

@@ -2,9 +2,10 @@ import type { AuditEvent } from '../schema/index.js';
 import { groupKeyOf, makeAlert, ruleDetails } from './alert.js';
 import type { Alert } from './alert-schema.js';
 import { parseDurationMicros } from './duration.js';
+import { LateLedger } from './late-ledger.js';
 import { compilePredicate, type Predicate } from './predicate.js';
 import { ReorderBuffer } from './reorder-buffer.js';
-import { type Rule, ruleKind } from './rule-schema.js';
+import { type Rule, type RuleKind, ruleKind } from './rule-schema.js';
 import { createProcessor, type RuleProcessor } from './rule-state.js';
 
 /**
@@ -15,66 +16,88 @@ import { createProcessor, type RuleProcessor } from './rule-state.js';
  * tumbling epoch-aligned windows, sequences look back `within` from the trigger, first_seen keeps the
  * first event per group, suppression keeps the first alert per group and epoch-aligned bucket.
  *
- * Out-of-order input: the watermark is the largest event time seen minus `lateness`. An event at or
- * after the watermark is held in a reorder buffer and released, in order, once the watermark passes
- * it; so an alert that depends on order goes out `lateness` after its triggering event, and is then
- * exactly what SQL over the same events yields. An event before the watermark is dropped for those
- * rules (counted as `late_dropped`). Rules whose alerts do not depend on order (no threshold, sequence,
- * first_seen or suppression) evaluate every event at once, late or not.
+ * Event time is tracked per input stream (a file, a Kinesis shard, a proxy instance): each stream's
+ * watermark is the largest event time it has shown minus `lateness`, and the engine's watermark is the
+ * smallest over the open streams, so one stream running ahead never makes another one "late". Events
+ * are held in a reorder buffer and released, in order, once the watermark passes them; an alert that
+ * depends on order goes out `lateness` after its triggering event and is then what SQL over the same
+ * events yields. Rules whose alerts do not depend on order (single, unsuppressed) alert at once.
  *
- * Memory is bounded: the reorder buffer holds at most `maxBuffered` events (when full, the earliest is
- * released early, counted as `forced`); each rule keeps at most `maxGroups` groups (when full, the
- * least recently touched is evicted, counted); window state is evicted once the watermark passes it.
+ * An event behind what has been released already (later than the lateness, or a backfill, or an
+ * input older than one read before it) is not dropped: it is counted (`late`) and the groups and time
+ * it touches are recorded in a {@link LateLedger}, which the catch-up pass (`catch-up.ts`) re-evaluates
+ * with the rule's SQL over the lake. So are group states lost to the cap, and every first_seen alert
+ * (whose "first" can only be confirmed against history).
+ *
+ * Memory is bounded and holds no whole events: a held event keeps its time, id and, per rule it met,
+ * the group key and distinct value. The buffer holds at most `maxBuffered` events (when full, the
+ * earliest is released early, counted as `forced`, and what then arrives behind it is late, i.e.
+ * caught up); each rule keeps at most `maxGroups` groups; window state is evicted once the watermark
+ * passes it.
  */
 
 /** Options of {@link createRuleEngine}. */
 export interface RuleEngineOptions {
-  /** How late (in event time) an event may arrive and still count, e.g. `5m` or `0s` (default `1m`). */
+  /** How late (in event time) an event may arrive within its stream and still be evaluated in order, e.g. `5m` or `0s` (default `1m`). */
   lateness?: string;
   /** Groups kept per rule and per table before evicting the oldest (default 100,000). */
   maxGroups?: number;
-  /** Events held for reordering before the earliest is released early (default 1,000,000). */
+  /** Events held for reordering before the earliest is released early (default 100,000). */
   maxBuffered?: number;
+  /** Group keys recorded per rule for the catch-up pass before it widens to every group (default 10,000). */
+  maxLateGroups?: number;
 }
 
 /** Per-rule counters. */
 export interface RuleStats {
   alerts: number;
   suppressed: number;
-  late_dropped: number;
+  /** Events of the rule that arrived behind the released point: left to the catch-up pass. */
+  late: number;
   /** Group states kept now. */
   groups: number;
   evicted_expired: number;
   evicted_cap: number;
 }
 
-/** What the engine has seen, keeps and dropped. */
+/** What the engine has seen, keeps and left to the catch-up pass. */
 export interface RuleEngineStats {
   events: number;
   alerts: number;
-  late_dropped: number;
+  /** Events that arrived behind the released point for at least one rule (re-evaluated by the catch-up pass). */
+  late: number;
   /** Events held in the reorder buffer now. */
   buffered: number;
   /** Events released before the watermark passed them because the buffer was full. */
   forced: number;
-  /** Current watermark (µs), null before the first event. */
+  /** Input streams open now. */
+  streams: number;
+  /** Current watermark (µs): the smallest over the open streams; null when none is open. */
   watermark: number | null;
   rules: Record<string, RuleStats>;
 }
 
 /** A streaming evaluator of a rule set. */
 export interface RuleEngine {
-  /** Evaluates a batch; returns the alerts that became final. */
-  process(events: AuditEvent[]): Alert[];
+  /** Evaluates a batch of one input stream (default: one stream for everything); returns the alerts that became final. */
+  process(events: AuditEvent[], stream?: string): Alert[];
+  /** Says a stream has ended, so it no longer holds the watermark back. */
+  endStream(stream: string): void;
   /** Releases everything held (end of input); returns the remaining alerts. */
   flush(): Alert[];
   stats(): RuleEngineStats;
+  /** What the catch-up pass must re-evaluate. */
+  lateScopes(): LateLedger;
 }
 
 interface Compiled {
   rule: Rule;
+  kind: RuleKind;
   match: Predicate;
   after: Predicate | null;
+  key: (e: AuditEvent) => string;
+  /** The distinct field's value as text (distinct thresholds), else null. */
+  value: (e: AuditEvent) => string | null;
   /** Order-independent: evaluated at once. */
   immediate: boolean;
   processor: RuleProcessor;
@@ -82,12 +105,28 @@ interface Compiled {
   alerts: number;
 }
 
-/** A held event and, per rule index, which conditions it met (bit 1: match, bit 2: after). */
+/** What a held event means to one rule: which conditions it met (bit 1: match, bit 2: after), its group and value. */
+interface Hit {
+  rule: number;
+  roles: number;
+  group: string;
+  value: string | null;
+}
+
+/** A held event: only what the rules read of it. */
 interface Pending {
   t: number;
   id: string;
-  event: AuditEvent;
-  roles: number[];
+  hits: Hit[];
+}
+
+function distinctValue(rule: Rule): (e: AuditEvent) => string | null {
+  const field = rule.threshold?.distinct?.field;
+  if (!field) return () => null;
+  return (e) => {
+    const raw = (e as unknown as Record<string, unknown>)[field];
+    return raw === null || raw === undefined ? null : String(raw);
+  };
 }
 
 /** Builds an engine for `rules`; conditions are compiled here, once. */
@@ -96,22 +135,25 @@ export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOpti
   const lateness = /^0(ms|s|m|h|d)?$/.test(latenessText) ? 0 : parseDurationMicros(latenessText);
   if (lateness === null) throw new Error(`lateness: expected a duration like 30s or 5m, got ${JSON.stringify(options.lateness)}`);
   const maxGroups = options.maxGroups ?? 100_000;
-  const maxBuffered = options.maxBuffered ?? 1_000_000;
+  const maxBuffered = options.maxBuffered ?? 100_000;
+  const ledger = new LateLedger(options.maxLateGroups);
   const compiled: Compiled[] = rules.map((rule) => ({
     rule,
+    kind: ruleKind(rule),
     match: compilePredicate(rule.match),
     after: rule.sequence ? compilePredicate(rule.sequence.after) : null,
+    key: groupKeyOf(rule.group_by),
+    value: distinctValue(rule),
     immediate: ruleKind(rule) === 'single' && !rule.suppress,
-    processor: createProcessor(rule, maxGroups),
+    processor: createProcessor(rule, maxGroups, (group, t) => ledger.add(rule.id, group, t, false)),
     late: 0,
     alerts: 0,
   }));
   const immediateAlert = compiled.map((c) => {
-    const key = groupKeyOf(c.rule.group_by);
     const details = ruleDetails(c.rule);
     return (e: AuditEvent) =>
       makeAlert(c.rule, details, {
-        groupKey: key(e),
+        groupKey: c.key(e),
         windowStart: e.event_time,
         windowEnd: e.event_time,
         alertTime: e.event_time,
@@ -119,38 +161,54 @@ export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOpti
       });
   });
   const buffer = new ReorderBuffer<Pending>();
-  let maxSeen = Number.NEGATIVE_INFINITY;
-  let released = Number.NEGATIVE_INFINITY;
+  /** Largest event time of each open stream. */
+  const streams = new Map<string, number>();
+  /** No event before this time can be evaluated in order any more (released or swept past). */
+  let horizon = Number.NEGATIVE_INFINITY;
+  let lastT = Number.NEGATIVE_INFINITY;
+  let lastId = '';
   let events = 0;
+  let late = 0;
   let forced = 0;
 
   const release = (p: Pending, out: Alert[]) => {
-    released = p.t;
-    for (let k = 0; k < p.roles.length; k += 2) {
-      const c = compiled[p.roles[k]];
-      const roles = p.roles[k + 1];
-      c.processor.onEvent(p.event, (roles & 1) !== 0, (roles & 2) !== 0, (a) => {
+    if (p.t > horizon) horizon = p.t;
+    lastT = p.t;
+    lastId = p.id;
+    for (const hit of p.hits) {
+      const c = compiled[hit.rule];
+      const input = { t: p.t, id: p.id, group: hit.group, value: hit.value };
+      c.processor.onEvent(input, (hit.roles & 1) !== 0, (hit.roles & 2) !== 0, (a) => {
         c.alerts++;
+        // A first_seen alert is "first" only in what this run saw: the catch-up pass checks it against history.
+        if (c.kind === 'first_seen') ledger.add(c.rule.id, a.group_key, a.alert_time, false);
         out.push(a);
       });
     }
   };
 
-  const drain = (watermark: number, out: Alert[]) => {
-    for (let top = buffer.peek(); top !== undefined && top.t < watermark; top = buffer.peek()) release(buffer.pop()!, out);
-    // Every event released from now on is at or after the watermark (after a flush: after the last released).
-    const now = Number.isFinite(watermark) ? watermark : released;
-    for (const c of compiled) c.processor.sweep(now);
+  const watermark = (): number => {
+    let min = Number.POSITIVE_INFINITY;
+    for (const max of streams.values()) if (max < min) min = max;
+    return min === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : min - lateness;
   };
 
-  const process = (batch: AuditEvent[]): Alert[] => {
+  const drain = (until: number, out: Alert[]) => {
+    for (let top = buffer.peek(); top !== undefined && top.t < until; top = buffer.peek()) release(buffer.pop()!, out);
+    if (until > horizon) horizon = until;
+    for (const c of compiled) c.processor.sweep(horizon);
+  };
+
+  const process = (batch: AuditEvent[], stream = ''): Alert[] => {
     const out: Alert[] = [];
+    let max = streams.get(stream) ?? Number.NEGATIVE_INFINITY;
     for (const e of batch) {
       events++;
       const t = e.event_time;
-      if (t > maxSeen) maxSeen = t;
-      const late = t < maxSeen - lateness || t <= released;
+      if (t > max) max = t;
+      const behind = t < horizon || (t === lastT && e.event_id <= lastId);
       let pending: Pending | null = null;
+      let counted = false;
       for (let i = 0; i < compiled.length; i++) {
         const c = compiled[i];
         const matched = c.match(e);
@@ -159,28 +217,32 @@ export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOpti
         if (c.immediate) {
           c.alerts++;
           out.push(immediateAlert[i](e));
-        } else if (late) {
+        } else if (behind) {
           c.late++;
+          if (!counted) late++;
+          counted = true;
+          ledger.add(c.rule.id, c.key(e), t, true);
         } else {
-          pending ??= { t, id: e.event_id, event: e, roles: [] };
-          pending.roles.push(i, (matched ? 1 : 0) | (after ? 2 : 0));
+          pending ??= { t, id: e.event_id, hits: [] };
+          pending.hits.push({ rule: i, roles: (matched ? 1 : 0) | (after ? 2 : 0), group: c.key(e), value: c.value(e) });
         }
       }
-      if (pending) {
-        buffer.push(pending);
+      if (pending && buffer.push(pending)) {
         if (buffer.size > maxBuffered) {
           forced++;
           release(buffer.pop()!, out);
         }
       }
     }
-    drain(maxSeen - lateness, out);
+    streams.set(stream, max);
+    drain(watermark(), out);
     return out;
   };
 
   const flush = (): Alert[] => {
     const out: Alert[] = [];
     drain(Number.POSITIVE_INFINITY, out);
+    streams.clear();
     return out;
   };
 
@@ -191,22 +253,30 @@ export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOpti
       perRule[c.rule.id] = {
         alerts: c.alerts,
         suppressed: s.suppressed,
-        late_dropped: c.late,
+        late: c.late,
         groups: s.groups,
         evicted_expired: s.evicted_expired,
         evicted_cap: s.evicted_cap,
       };
     }
+    const w = watermark();
     return {
       events,
       alerts: compiled.reduce((n, c) => n + c.alerts, 0),
-      late_dropped: compiled.reduce((n, c) => n + c.late, 0),
+      late,
       buffered: buffer.size,
       forced,
-      watermark: maxSeen === Number.NEGATIVE_INFINITY ? null : maxSeen - lateness,
+      streams: streams.size,
+      watermark: Number.isFinite(w) ? w : null,
       rules: perRule,
     };
   };
 
-  return { process, flush, stats };
+  return {
+    process,
+    endStream: (stream) => void streams.delete(stream),
+    flush,
+    stats,
+    lateScopes: () => ledger,
+  };
 }

@@ -17,6 +17,8 @@ export class GroupTable<S> {
     private readonly capacity: number,
     /** Time (µs) from which an entry can no longer matter. */
     private readonly expiry: (state: S) => number,
+    /** Told of each entry evicted because the table was full (its loss may change later alerts). */
+    private readonly onCapEvict?: (key: string, state: S) => void,
   ) {}
 
   /** The state of a group, if any. */
@@ -29,9 +31,10 @@ export class GroupTable<S> {
     this.entries.delete(key);
     this.entries.set(key, state);
     if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value as string;
+      const [oldest, state] = this.entries.entries().next().value as [string, S];
       this.entries.delete(oldest);
       this.evictedCap++;
+      this.onCapEvict?.(oldest, state);
     }
   }
 

@@ -17,12 +17,14 @@ export class ReorderBuffer<T extends { t: number; id: string }> {
     return this.head < this.items.length ? this.items[this.head] : undefined;
   }
 
-  push(item: T): void {
+  /** Adds an item; false (and nothing added) when an item with the same (time, id) is held: an event delivered twice counts once. */
+  push(item: T): boolean {
     const items = this.items;
     const last = items.length - 1;
     if (last < this.head || !before(item, items[last])) {
+      if (last >= this.head && same(item, items[last])) return false;
       items.push(item);
-      return;
+      return true;
     }
     let lo = this.head;
     let hi = last;
@@ -31,7 +33,9 @@ export class ReorderBuffer<T extends { t: number; id: string }> {
       if (before(item, items[mid])) hi = mid;
       else lo = mid + 1;
     }
+    if (lo > this.head && same(item, items[lo - 1])) return false;
     items.splice(lo, 0, item);
+    return true;
   }
 
   /** Removes and returns the earliest item. */
@@ -47,6 +51,10 @@ export class ReorderBuffer<T extends { t: number; id: string }> {
     }
     return item;
   }
+}
+
+function same(a: { t: number; id: string }, b: { t: number; id: string }): boolean {
+  return a.t === b.t && a.id === b.id;
 }
 
 /** Event order everywhere in rules: event time, then event id (as the SQL's `ORDER BY t, event_id`). */

@@ -1,4 +1,4 @@
-import { type AuditEvent, checkEvent, EVENT_FIELDS, formatMicros, parseTimestampMicros } from '../schema/index.js';
+import { type AuditEvent, checkEvent, EVENT_FIELDS, formatMicros, NO_POLICY_IDS, parseTimestampMicros } from '../schema/index.js';
 import type { Alert } from './alert-schema.js';
 import { createRuleEngine } from './engine.js';
 import type { Rule, RuleTest } from './rule-schema.js';
@@ -38,6 +38,7 @@ export function defaultEvent(id: string, time: number): AuditEvent {
     source_ref: `test:${id}`,
     event_class: 'MISC',
     success: true,
+    policy_ids: NO_POLICY_IDS,
     source: 'pgaudit',
   };
 }

@@ -1,6 +1,6 @@
 import { parseTimestampMicros, utcDate } from '../schema/index.js';
 import { ALERT_ID_SEPARATOR, ruleDetails } from './alert.js';
-import { ALERT_FIELDS } from './alert-schema.js';
+import { ALERT_FIELDS, type ALERT_ORIGINS } from './alert-schema.js';
 import { type Rule, ruleKind } from './rule-schema.js';
 import { column, conditionSql } from './sql-condition.js';
 import { type Dialect, literal, type SqlDialect, sqlDialect } from './sql-dialect.js';
@@ -26,6 +26,10 @@ export interface CompileSqlOptions {
   until?: string | number;
   /** Table or view to read (default `audit_events`). */
   table?: string;
+  /** Only these group keys (the catch-up pass re-evaluates the groups late events touched). */
+  groups?: readonly string[];
+  /** The `origin` column of the alerts (default `hunt`). */
+  origin?: (typeof ALERT_ORIGINS)[number];
 }
 
 function micros(value: string | number, what: string): number {
@@ -108,6 +112,7 @@ export function compileRuleSql(rule: Rule, options: CompileSqlOptions): string {
   const evColumns = ['event_id', 't', `${groupKeySql(rule.group_by, d)} AS group_key`, `${match} AS m_match`];
   if (after) evColumns.push(`${after} AS m_after`);
   if (rule.threshold?.distinct) evColumns.push(`${column(rule.threshold.distinct.field)} AS dv`);
+  if (options.groups) filters.push(options.groups.length ? `group_key IN (${options.groups.map(literal).join(', ')})` : 'false');
   const ctes = [
     `base AS (SELECT *, ${d.micros('event_time')} AS t FROM ${options.table ?? 'audit_events'}${partitions.length ? ` WHERE ${partitions.join(' AND ')}` : ''})`,
     `flagged AS (SELECT ${evColumns.join(', ')} FROM base)`,
@@ -139,6 +144,8 @@ export function compileRuleSql(rule: Rule, options: CompileSqlOptions): string {
     event_count: 'CAST(event_count AS BIGINT)',
     event_ids: 'event_ids',
     details: literal(ruleDetails(rule)),
+    origin: literal(options.origin ?? 'hunt'),
+    superseded: 'false',
   };
   const select = ALERT_FIELDS.map((f) => `  ${values[f.name]} AS ${column(f.name)}`).join(',\n');
   return `-- rule ${rule.id} (${kind}), ${options.dialect}\nWITH\n${ctes.map((c) => `  ${c}`).join(',\n')}\nSELECT\n${select}\nFROM ${source}\nORDER BY alert_time, trigger_id\n`;

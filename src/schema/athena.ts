@@ -23,6 +23,25 @@ export interface AthenaDdlOptions {
 
 export const DEFAULT_LOCATION = 's3://YOUR-BUCKET/auditlake';
 
+/** First `event_date` partition projection considers unless told otherwise (`--projection-start`). */
+export const DEFAULT_PROJECTION_START = '2020-01-01';
+
+/**
+ * Athena reads a Hive-table `timestamp` at millisecond precision, though the Parquet files hold
+ * microseconds (DAS and proxy events carry them; DuckDB and Spark see them). Said in the column comment.
+ */
+export const ATHENA_TIMESTAMP_NOTE = 'Athena reads it at millisecond precision; the Parquet files hold microseconds.';
+
+/** A column's comment in Athena and Glue: its description, plus the precision note for timestamps. */
+export function athenaComment(f: FieldSpec): string {
+  return f.type === 'timestamp' ? `${f.description} ${ATHENA_TIMESTAMP_NOTE}` : f.description;
+}
+
+/** A string literal for Athena DDL: single quotes doubled. */
+export function ddlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
 /** Quotes an identifier for Athena DDL (backticks; `time`, `user` and friends are reserved). */
 function ident(name: string): string {
   return `\`${name}\``;
@@ -37,7 +56,7 @@ export function projectionProperties(
   root: string,
   folder: string,
   partitions: readonly FieldSpec[],
-  start = '2020-01-01',
+  start = DEFAULT_PROJECTION_START,
 ): [string, string][] {
   const properties: [string, string][] = [['projection.enabled', 'true']];
   for (const p of partitions) {
@@ -66,10 +85,10 @@ export function athenaEventsDdl(options: AthenaDdlOptions = {}): string {
   const table = options.database ? `${ident(options.database)}.${ident('audit_events')}` : ident('audit_events');
   const width = Math.max(...EVENT_FIELDS.map((f) => f.name.length)) + 2;
   const columns = EVENT_FIELDS.map(
-    (f) => `  ${ident(f.name).padEnd(width + 1)}${ATHENA_TYPES[f.type]} COMMENT '${f.description.replaceAll("'", "''")}'`,
+    (f) => `  ${ident(f.name).padEnd(width + 1)}${ATHENA_TYPES[f.type]} COMMENT ${ddlString(athenaComment(f))}`,
   );
   const partitions = PARTITION_KEYS.map((f) => `  ${ident(f.name)} ${ATHENA_TYPES[f.type]}`);
-  const start = options.projectionStart ?? '2020-01-01';
+  const start = options.projectionStart ?? DEFAULT_PROJECTION_START;
   const properties = projectionProperties(root, 'events', PARTITION_KEYS, start);
   return [
     `CREATE EXTERNAL TABLE IF NOT EXISTS ${table} (`,
@@ -79,9 +98,9 @@ export function athenaEventsDdl(options: AthenaDdlOptions = {}): string {
     partitions.join(',\n'),
     ')',
     'STORED AS PARQUET',
-    `LOCATION '${root}/events/'`,
+    `LOCATION ${ddlString(`${root}/events/`)}`,
     'TBLPROPERTIES (',
-    properties.map(([k, v]) => `  '${k}' = '${v}'`).join(',\n'),
+    properties.map(([k, v]) => `  ${ddlString(k)} = ${ddlString(v)}`).join(',\n'),
     ');',
     '',
   ].join('\n');

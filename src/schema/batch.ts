@@ -26,6 +26,31 @@ export interface Batch {
   skipped: Record<string, number>;
   /** Raw records consumed to make this batch (lines, log records, Kinesis records, wire messages). */
   records: number;
+  /**
+   * The batch's events already encoded for the lake, when they were parsed on a worker thread: the
+   * worker encodes where the events are, and only these bytes cross to the writing thread. `events`
+   * then holds the same events only if a stage asked for them (observers); a stage that changes events
+   * must not run on a batch that carries this form, or its changes would not reach the lake.
+   */
+  encoded?: EncodedEvents;
+}
+
+/** Events as staged rows for the lake, by `event_date` partition (see `src/lake/staging-row.ts`). */
+export interface EncodedEvents {
+  /** Pieces of staged rows, each of one partition date (a date may have several pieces). */
+  parts: { date: string; bytes: Uint8Array; rows: number }[];
+  /** Events too large to stage, quarantined instead (they are not in `parts` nor counted in `events`), with their class. */
+  oversized: (Rejected & { event_class: string })[];
+  /** Events encoded, by source and event class (what the run summary counts). */
+  classes: Record<string, Record<string, number>>;
+}
+
+/** Events in a batch, whether carried as objects or only in encoded form. */
+export function batchEventCount(batch: Batch): number {
+  if (!batch.encoded) return batch.events.length;
+  let n = 0;
+  for (const part of batch.encoded.parts) n += part.rows;
+  return n + batch.encoded.oversized.length;
 }
 
 /** Largest raw text kept for one rejected log record by default; the rest is cut and says so. */

@@ -140,6 +140,12 @@ export const EVENT_FIELDS = [
   },
   { name: 'audit_type', type: 'string', nullable: true, description: 'pgAudit audit type: SESSION or OBJECT.' },
   { name: 'raw_extras', type: 'string', nullable: true, description: 'Source fields that have no column, as a JSON object text.' },
+  {
+    name: 'policy_ids',
+    type: 'string_list',
+    nullable: false,
+    description: 'Ids of the audit policies the event satisfies (ingest --policies); an empty list when none.',
+  },
 ] as const satisfies readonly FieldSpec[];
 
 /** Partition keys, in path order: `events/source=<source>/event_date=<YYYY-MM-DD>/`. */
@@ -167,6 +173,12 @@ export type RecordOf<Fields extends readonly FieldSpec[]> = { -readonly [F in Fi
 
 /** An event as it moves between stages: every stored column, plus its `source` partition key. */
 export type AuditEvent = RecordOf<typeof EVENT_FIELDS> & { source: Source };
+
+/**
+ * The `policy_ids` of an event no policy selected. Frozen and shared, so collectors allocate nothing;
+ * the policies stage assigns a new list rather than pushing onto it.
+ */
+export const NO_POLICY_IDS: string[] = Object.freeze([]) as unknown as string[];
 
 /** Names of the stored columns. */
 export type EventFieldName = (typeof EVENT_FIELDS)[number]['name'];

@@ -1,4 +1,4 @@
-import { ATHENA_TYPES, DEFAULT_LOCATION, projectionProperties } from './athena.js';
+import { ATHENA_TYPES, athenaComment, DEFAULT_LOCATION, projectionProperties } from './athena.js';
 import { EVENT_FIELDS, type FieldSpec, PARTITION_KEYS } from './fields.js';
 
 /**
@@ -42,7 +42,7 @@ function comment(text: string): string {
 /** A Glue `TableInput` for a lake table. */
 export function glueTableInput(table: LakeTable, options: GlueTableOptions = {}): Record<string, unknown> {
   const root = (options.location ?? DEFAULT_LOCATION).replace(/\/+$/, '');
-  const column = (f: FieldSpec) => ({ Name: f.name, Type: ATHENA_TYPES[f.type], Comment: comment(f.description) });
+  const column = (f: FieldSpec) => ({ Name: f.name, Type: ATHENA_TYPES[f.type], Comment: comment(athenaComment(f)) });
   return {
     Name: table.name,
     Description: table.description,

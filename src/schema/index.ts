@@ -1,6 +1,13 @@
 /** Schema v1 of the unified audit event and everything derived from it. */
 
-export { ATHENA_TYPES, type AthenaDdlOptions, athenaEventsDdl, projectionProperties } from './athena.js';
+export {
+  ATHENA_TIMESTAMP_NOTE,
+  ATHENA_TYPES,
+  type AthenaDdlOptions,
+  athenaEventsDdl,
+  DEFAULT_PROJECTION_START,
+  projectionProperties,
+} from './athena.js';
 export * from './batch.js';
 export { DUCKDB_TYPES, duckdbColumns, PARQUET_TYPES } from './columns.js';
 export * from './event-id.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventClassOf, mapDasRecord, SKIP } from '../../src/collectors/das/map-event.js';
-import { type Batch, checkEvent, eventId, formatMicros, newBatch } from '../../src/schema/index.js';
+import { type Batch, checkEvent, formatMicros, newBatch } from '../../src/schema/index.js';
 
 const unit = { key: 'k'.repeat(20), ref: 'aws-rds-das-cluster-X/shardId-000000000000/495', ingestTime: 1_714_600_000_000_000 };
 const noFilters = { excludeUsers: new Set<string>() };

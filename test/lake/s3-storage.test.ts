@@ -3,16 +3,26 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseS3Url, S3Storage } from '../../src/lake/s3-storage.js';
+import { parseS3Url, S3_MAX_ATTEMPTS, S3Storage, s3Client } from '../../src/lake/s3-storage.js';
 import { TestS3 } from '../support/s3.js';
 
 /** Records the headers of every request the storage's client sends, by operation. */
-function recordRequests(storage: S3Storage): { op: string; headers: Record<string, string> }[] {
-  const seen: { op: string; headers: Record<string, string> }[] = [];
+function recordRequests(storage: S3Storage): { op: string; headers: Record<string, string>; started: number; ended: number }[] {
+  const seen: { op: string; headers: Record<string, string>; started: number; ended: number }[] = [];
   storage.client.middlewareStack.add(
     (next, context) => async (args) => {
-      seen.push({ op: context.commandName ?? '', headers: { ...(args.request as { headers: Record<string, string> }).headers } });
-      return next(args);
+      const request = {
+        op: context.commandName ?? '',
+        headers: { ...(args.request as { headers: Record<string, string> }).headers },
+        started: performance.now(),
+        ended: Infinity,
+      };
+      seen.push(request);
+      try {
+        return await next(args);
+      } finally {
+        request.ended = performance.now();
+      }
     },
     { step: 'finalizeRequest', name: 'recordRequests' },
   );
@@ -87,9 +97,22 @@ describe('S3 storage (s3rver)', () => {
     ]);
     expect(requests[0].headers['x-amz-server-side-encryption']).toBe('aws:kms');
     expect(requests[0].headers['x-amz-server-side-encryption-aws-kms-key-id']).toBe('alias/audit');
+    // The three parts were in flight together, not one after another.
+    const parts = requests.filter((r) => r.op === 'UploadPartCommand');
+    expect(Math.max(...parts.map((p) => p.started))).toBeLessThan(Math.min(...parts.map((p) => p.ended)));
     const back = await storage.get('big.bin');
     expect(back?.length).toBe(bytes.length);
     expect(back?.equals(bytes)).toBe(true);
+  });
+
+  it('lets AWS_MAX_ATTEMPTS set the attempts of the S3 client (default 5)', async () => {
+    expect(await s3Client().config.maxAttempts()).toBe(S3_MAX_ATTEMPTS);
+    process.env.AWS_MAX_ATTEMPTS = '2';
+    try {
+      expect(await s3Client().config.maxAttempts()).toBe(2);
+    } finally {
+      delete process.env.AWS_MAX_ATTEMPTS;
+    }
   });
 
   it('aborts a failed multipart upload and leaves no object', async () => {

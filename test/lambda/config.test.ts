@@ -11,6 +11,7 @@ describe('Lambda configuration from environment variables', () => {
       DAS_EXCLUDE_USERS: 'rdsadmin, rdssec,,',
       ALERTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:auditlake-alerts',
       SSE_KMS_KEY_ID: 'alias/lake',
+      SIGN_KMS_KEY_ID: 'alias/lake-digests',
       PATH: '/usr/bin',
     });
     expect(config).toEqual({
@@ -20,6 +21,7 @@ describe('Lambda configuration from environment variables', () => {
       rulesDir: bundledRulesDir(),
       alertsTopicArn: 'arn:aws:sns:eu-west-1:123456789012:auditlake-alerts',
       sseKmsKeyId: 'alias/lake',
+      signKmsKeyId: 'alias/lake-digests',
     });
     expect(existsSync(join(config.rulesDir, 'auth-brute-force.yaml'))).toBe(true);
   });

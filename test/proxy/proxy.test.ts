@@ -249,6 +249,40 @@ describe('recording proxy against PostgreSQL 15', () => {
     expect(fallback.stdout).toBe('1\n');
   });
 
+  it('upstream verify-full refuses a certificate from another CA and a host name mismatch', async () => {
+    const other = await selfSignedCert();
+    try {
+      const wrongCa = await recordedProxy({ upstream, upstreamTls: 'verify-full', upstreamCa: other.cert });
+      const r1 = await psql(wrongCa.port, 'select 1', { command: true });
+      await wrongCa.close();
+      expect(r1.code).not.toBe(0);
+      expect(wrongCa.events[0]).toMatchObject({ event_class: 'CONNECT', success: false, error_code: '08001' });
+      expect(wrongCa.events[0].error_message).toMatch(/TLS with server .* failed: .*(self[- ]signed|unable to verify|certificate)/i);
+
+      // The certificate names 127.0.0.1 only; "localhost" is another name.
+      const wrongName = await recordedProxy({ upstream: `localhost:${server.port}`, upstreamTls: 'verify-full', upstreamCa: tls.cert });
+      const r2 = await psql(wrongName.port, 'select 1', { command: true });
+      await wrongName.close();
+      expect(r2.code).not.toBe(0);
+      expect(wrongName.events[0].error_message).toMatch(/Hostname\/IP does not match|altnames/i);
+    } finally {
+      rmSync(other.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('never downgrades a client that asks for TLS, and refuses plaintext under clientTls require', async () => {
+    const p = await recordedProxy({ upstream, tlsCert: tls.cert, tlsKey: tls.key, clientTls: 'require' });
+    const prefer = await psql(p.port, 'select 1', { command: true, env: { PGSSLMODE: 'prefer' } });
+    const plain = await psql(p.port, 'select 1', { command: true, env: { PGSSLMODE: 'disable' } });
+    await p.close();
+    expect(prefer.stdout).toBe('1\n');
+    expect(p.events[0]).toMatchObject({ event_class: 'CONNECT', success: true, raw_extras: '{"client_tls":true,"upstream_tls":false}' });
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/accepts only TLS/);
+    expect(p.events.at(-1)).toMatchObject({ event_class: 'CONNECT', success: false, error_code: '28000' });
+    expect(p.proxy.stats().tlsRefused).toBe(1);
+  });
+
   it('forwards a CancelRequest carrying a key it handed out, and nothing else', async () => {
     const p = await recordedProxy({ upstream });
     const c = new pg.Client({ host: '127.0.0.1', port: p.port, user: 'postgres', password: 'postgres', database: 'postgres' });

@@ -13,9 +13,10 @@ export function message(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
 }
 
 const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
+/** A 16-bit field: counts are unsigned on the wire (up to 65,535), format codes small. */
 const int16 = (n: number) => {
   const b = Buffer.alloc(2);
-  b.writeInt16BE(n);
+  b.writeUInt16BE(n & 0xffff);
   return b;
 };
 const int32 = (n: number) => {

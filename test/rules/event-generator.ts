@@ -85,3 +85,59 @@ export function deliver(events: readonly AuditEvent[], latenessMicros: number, s
   }
   return batches;
 }
+
+/** One batch of one input stream. */
+export interface Delivery {
+  stream: string;
+  events: AuditEvent[];
+}
+
+/**
+ * Delivers events as several inputs would, with every way event time goes backwards: the events are
+ * split over 2-4 streams (instances), each with its clock skewed by up to ±20 minutes (the event times
+ * returned are the skewed ones, which is what the lake holds); some streams are live and interleaved
+ * (jittered within the lateness), others are files read after them (backfills, older than what was
+ * read before); a few events of each stream straggle in at its end, later than the lateness; and one
+ * stream may be shipped again (the same events, same ids). `ends` maps a stream to its last delivery.
+ */
+export function deliverStreams(
+  events: readonly AuditEvent[],
+  latenessMicros: number,
+  seed: number,
+): { deliveries: Delivery[]; ends: Map<string, Delivery>; events: AuditEvent[] } {
+  let state = seed >>> 0 || 1;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const count = 2 + Math.floor(random() * 3);
+  const skews = Array.from({ length: count }, () => Math.round((random() * 2 - 1) * 20) * 60_000_000);
+  const split: AuditEvent[][] = Array.from({ length: count }, () => []);
+  for (const e of events) split[Math.floor(random() * count)].push(e);
+  const shifted = split.map((list, s) => list.map((e) => ({ ...e, event_time: e.event_time + skews[s] })));
+  const perStream = shifted.map((list, s) => {
+    const stragglers = list.filter(() => random() < 0.05);
+    const onTime = list.filter((e) => !stragglers.includes(e));
+    const batches = deliver(onTime, latenessMicros, seed + s);
+    if (stragglers.length) batches.push(stragglers);
+    return batches.map((b): Delivery => ({ stream: `instance-${s}`, events: b }));
+  });
+  const live = perStream.filter(() => random() < 0.6);
+  const files = perStream.filter((p) => !live.includes(p));
+  const deliveries: Delivery[] = [];
+  // Live streams interleave batch by batch, in random turns.
+  const cursors = live.map(() => 0);
+  for (let left = live.reduce((n, p) => n + p.length, 0); left > 0; left--) {
+    const open = live.map((_, i) => i).filter((i) => cursors[i] < live[i].length);
+    const i = open[Math.floor(random() * open.length)];
+    deliveries.push(live[i][cursors[i]++]);
+  }
+  for (const file of files) deliveries.push(...file);
+  if (random() < 0.4 && perStream.length) {
+    const again = perStream[Math.floor(random() * perStream.length)];
+    deliveries.push(...again.map((d) => ({ stream: `${d.stream}-reshipped`, events: d.events })));
+  }
+  const ends = new Map<string, Delivery>();
+  for (const d of deliveries) ends.set(d.stream, d);
+  return { deliveries, ends, events: shifted.flat() };
+}

@@ -25,6 +25,8 @@ function alert(n: number): Alert {
     event_count: 5,
     event_ids: ['a', 'b', 'c', 'd', 'e'],
     details: '{"kind":"threshold"}',
+    origin: 'stream',
+    superseded: false,
   };
 }
 

@@ -10,8 +10,26 @@
  * Key file: `{ "<key id or key ARN>": "<base64 32-byte key>" | { "material": "<base64>", "deny": ["Decrypt"] } }`.
  * An ARN entry is also reachable by its bare key id. `deny` makes the listed operations fail with
  * AccessDeniedException, as a key policy would.
+ *
+ * Asymmetric signing keys (key usage SIGN_VERIFY) implement GetPublicKey, Sign and Verify:
+ * `{ "<id>": { "spec": "ECC_NIST_P256" | "RSA_2048" | "RSA_3072" | "RSA_4096", "private_key": "<PEM, optional>" } }`;
+ * without `private_key` a fresh key pair is made when the server starts. As in KMS, `Sign` and `Verify`
+ * take a RAW message of at most 4096 bytes (hashed with SHA-256 here), ECDSA signatures are DER,
+ * RSASSA_PSS uses a salt as long as the digest, and an invalid signature is KMSInvalidSignatureException.
+ * `MessageType: DIGEST` is refused (ValidationException): auditlake never sends it.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  sign,
+  verify,
+} from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +58,21 @@ interface KeyEntry {
   arn: string;
   material: Buffer;
   deny: Set<string>;
+  /** Asymmetric signing keys: the key spec and private key. */
+  signing?: { spec: string; key: KeyObject };
+}
+
+const SIGNING_ALGORITHMS: Record<string, string[]> = {
+  ECC_NIST_P256: ['ECDSA_SHA_256'],
+  RSA: ['RSASSA_PSS_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_256'],
+};
+
+function signingKey(name: string, spec: string, pem: string | undefined): { spec: string; key: KeyObject } {
+  if (pem) return { spec, key: createPrivateKey(pem) };
+  if (spec === 'ECC_NIST_P256') return { spec, key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey };
+  const bits = /^RSA_(2048|3072|4096)$/.exec(spec);
+  if (bits) return { spec, key: generateKeyPairSync('rsa', { modulusLength: Number(bits[1]) }).privateKey };
+  throw new Error(`key ${name}: unsupported key spec ${spec}`);
 }
 
 /** Blob layout: magic `LKMS` | key-ARN length (u16 BE) | key ARN (utf8) | IV (12) | tag (16) | ciphertext. */
@@ -55,14 +88,16 @@ class KmsError extends Error {
 }
 
 async function loadKeys(keyFile: string, region: string): Promise<Map<string, KeyEntry>> {
-  const json = JSON.parse(await readFile(keyFile, 'utf8')) as Record<string, string | { material: string; deny?: string[] }>;
+  type Spec = { material?: string; deny?: string[]; spec?: string; private_key?: string };
+  const json = JSON.parse(await readFile(keyFile, 'utf8')) as Record<string, string | Spec>;
   const keys = new Map<string, KeyEntry>();
   for (const [name, value] of Object.entries(json)) {
-    const spec = typeof value === 'string' ? { material: value } : value;
-    const material = Buffer.from(spec.material, 'base64');
-    if (material.length !== 32) throw new Error(`key ${name} in ${keyFile}: material must be 32 bytes of base64`);
+    const spec: Spec = typeof value === 'string' ? { material: value } : value;
+    const material = Buffer.from(spec.material ?? '', 'base64');
+    if (!spec.spec && material.length !== 32) throw new Error(`key ${name} in ${keyFile}: material must be 32 bytes of base64`);
     const arn = name.startsWith('arn:') ? name : `arn:aws:kms:${region}:000000000000:key/${name}`;
-    const entry = { arn, material, deny: new Set(spec.deny ?? []) };
+    const entry: KeyEntry = { arn, material, deny: new Set(spec.deny ?? []) };
+    if (spec.spec) entry.signing = signingKey(name, spec.spec, spec.private_key);
     keys.set(arn, entry);
     keys.set(arn.slice(arn.lastIndexOf('/') + 1), entry);
   }
@@ -119,6 +154,31 @@ function keyFor(keys: Map<string, KeyEntry>, keyId: unknown, op: string): KeyEnt
   return key;
 }
 
+function signingKeyFor(keys: Map<string, KeyEntry>, req: Record<string, unknown>, op: string): { entry: KeyEntry; key: KeyObject } {
+  const entry = keyFor(keys, req.KeyId, op);
+  if (!entry.signing) throw new KmsError('InvalidKeyUsageException', `${entry.arn} is not a SIGN_VERIFY key`);
+  return { entry, key: entry.signing.key };
+}
+
+function algorithmsOf(entry: KeyEntry): string[] {
+  return SIGNING_ALGORITHMS[entry.signing?.spec.startsWith('RSA') ? 'RSA' : (entry.signing?.spec ?? '')] ?? [];
+}
+
+/** The algorithm, padding and message of a Sign or Verify request, checked as KMS checks them. */
+function signingInput(entry: KeyEntry, req: Record<string, unknown>): { message: Buffer; pss: boolean } {
+  const algorithm = String(req.SigningAlgorithm ?? '');
+  if (!algorithmsOf(entry).includes(algorithm))
+    throw new KmsError('InvalidKeyUsageException', `${algorithm} is not a signing algorithm of ${entry.arn}`);
+  const message = Buffer.from(String(req.Message ?? ''), 'base64');
+  if (message.length === 0 || message.length > 4096) throw new KmsError('ValidationException', 'Message must be 1 to 4096 bytes');
+  if (req.MessageType === 'DIGEST') throw new KmsError('ValidationException', 'MessageType DIGEST is not implemented by this endpoint');
+  return { message, pss: algorithm.startsWith('RSASSA_PSS') };
+}
+
+function keyOptions(key: KeyObject, pss: boolean) {
+  return pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : { key, dsaEncoding: 'der' as const };
+}
+
 type Handler = (keys: Map<string, KeyEntry>, req: Record<string, unknown>) => Record<string, unknown>;
 
 const OPERATIONS: Record<string, Handler> = {
@@ -130,6 +190,34 @@ const OPERATIONS: Record<string, Handler> = {
   Decrypt(keys, req) {
     const { key, plaintext } = open(keys, Buffer.from(String(req.CiphertextBlob ?? ''), 'base64'), req.EncryptionContext, req.KeyId);
     return { Plaintext: plaintext.toString('base64'), KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+  },
+  GetPublicKey(keys, req) {
+    // KMS: a symmetric key has no public key to give.
+    if (!keyFor(keys, req.KeyId, 'GetPublicKey').signing) throw new KmsError('UnsupportedOperationException', 'the key is symmetric');
+    const { entry, key } = signingKeyFor(keys, req, 'GetPublicKey');
+    const der = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    return {
+      KeyId: entry.arn,
+      PublicKey: der.toString('base64'),
+      KeySpec: entry.signing?.spec,
+      KeyUsage: 'SIGN_VERIFY',
+      SigningAlgorithms: algorithmsOf(entry),
+    };
+  },
+  Sign(keys, req) {
+    const { entry, key } = signingKeyFor(keys, req, 'Sign');
+    const { message, pss } = signingInput(entry, req);
+    const signature = sign('sha256', message, keyOptions(key, pss));
+    return { KeyId: entry.arn, Signature: signature.toString('base64'), SigningAlgorithm: req.SigningAlgorithm };
+  },
+  Verify(keys, req) {
+    const { entry, key } = signingKeyFor(keys, req, 'Verify');
+    const { message, pss } = signingInput(entry, req);
+    const signature = Buffer.from(String(req.Signature ?? ''), 'base64');
+    const ok = verify('sha256', message, keyOptions(createPublicKey(key), pss), signature);
+    // KMS answers an invalid signature with an error, not with SignatureValid: false.
+    if (!ok) throw new KmsError('KMSInvalidSignatureException', 'The signature is invalid.');
+    return { KeyId: entry.arn, SignatureValid: true, SigningAlgorithm: req.SigningAlgorithm };
   },
   GenerateDataKey(keys, req) {
     const key = keyFor(keys, req.KeyId, 'GenerateDataKey');

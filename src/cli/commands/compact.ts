@@ -3,7 +3,9 @@ import { type CompactionSummary, compactLake, DEFAULT_TARGET_BYTES } from '../..
 import { acquireLakeLock } from '../../lake/lake-lock.js';
 import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
 import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
-import { openStorage } from '../lake-options.js';
+import { openLakeForReading } from '../lake-options.js';
+import { startProgress } from '../progress.js';
+import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 
 const HELP = `Usage: auditlake compact --lake <dir|s3://bucket/prefix> [options]
 
@@ -21,9 +23,17 @@ Options:
   --source <source>       only this source (pgaudit, das, proxy)
   --target-mb <n>         merge files smaller than n MB into files of about n MB (default: ${DEFAULT_TARGET_BYTES / 1024 / 1024})
   --sse-kms-key <id>      S3 lakes: encrypt new files with this KMS key (default: SSE-S3)
+${SIGN_HELP}
   --json                  print the summary as one JSON object
   -h, --help              show this help
 `;
+
+/** True for a real calendar date written YYYY-MM-DD (2024-02-29 yes, 2024-13-45 and 2023-02-29 no). */
+export function isCalendarDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text;
+}
 
 /** The human summary of a compaction. */
 export function formatCompaction(s: CompactionSummary): string {
@@ -52,16 +62,19 @@ export const compactCommand: Command = {
         'target-mb': { type: 'string' },
         'sse-kms-key': { type: 'string' },
         json: { type: 'boolean', default: false },
+        ...SIGN_OPTIONS,
       },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(' ')}`);
-    if (values.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(values.date))
-      throw new UsageError(`--date ${values.date}: expected YYYY-MM-DD`);
+    if (values.date !== undefined && !isCalendarDate(values.date))
+      throw new UsageError(`--date ${values.date}: expected a calendar date YYYY-MM-DD`);
     if (values.source !== undefined && !/^[a-z_]+$/.test(values.source))
       throw new UsageError(`--source ${values.source}: expected a source name`);
     const targetMb = positiveOption(values['target-mb'], DEFAULT_TARGET_BYTES / 1024 / 1024, '--target-mb');
-    const storage = openStorage(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
+    const storage = await openLakeForReading(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
     const lock = await acquireLakeLock(storage, 'compact');
+    const progress = startProgress(io, { json: values.json as boolean, ticking: true });
+    progress.update(`compacting ${storage.url}${values.date ? ` (event_date ${values.date})` : ''}`, true);
     let summary: CompactionSummary;
     try {
       summary = await compactLake(storage, {
@@ -69,8 +82,10 @@ export const compactCommand: Command = {
         date: values.date,
         source: values.source,
         parquet: DEFAULT_PARQUET,
+        signer: await signerFrom(values),
       });
     } finally {
+      progress.done();
       await lock.release();
     }
     io.out(values.json ? `${JSON.stringify(summary)}\n` : formatCompaction(summary));

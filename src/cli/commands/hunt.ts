@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
-import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { openDuckDb } from '../../lake/duckdb.js';
 import { createEventsView } from '../../lake/query.js';
+import { queryAlerts } from '../../pipeline/lake-alerts.js';
 import type { Alert } from '../../rules/alert-schema.js';
 import { alertToJson } from '../../rules/outputs/sink.js';
 import { compileRuleSql } from '../../rules/sql.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { formatTable } from '../format-table.js';
-import { openStorage } from '../lake-options.js';
+import { openLakeForReading } from '../lake-options.js';
+import { writeOut } from '../output.js';
+import { startProgress } from '../progress.js';
 import { BUILTIN_RULES, loadRulesForCli } from './rules.js';
 
 const HELP = `Usage: auditlake hunt --lake <dir> [<rules dir or file>] [options]
@@ -25,13 +27,6 @@ Options:
   --format table|jsonl     output format (default: table)
   -h, --help               show this help
 `;
-
-function plain(value: unknown): unknown {
-  if (value instanceof DuckDBTimestampTZValue) return Number(value.micros);
-  if (typeof value === 'bigint') return Number(value);
-  if (value && typeof value === 'object' && 'items' in value) return (value as { items: unknown[] }).items.map(plain);
-  return value;
-}
 
 /** `auditlake hunt`. */
 export const huntCommand: Command = {
@@ -53,7 +48,11 @@ export const huntCommand: Command = {
     });
     if (positionals.length > 1) throw new UsageError('give at most one rules path');
     if (values.format !== 'table' && values.format !== 'jsonl') throw new UsageError(`--format ${values.format}: expected table or jsonl`);
-    const storage = openStorage(values.lake, '--lake');
+    for (const option of ['since', 'until'] as const) {
+      const v = values[option];
+      if (v !== undefined && Number.isNaN(Date.parse(v))) throw new UsageError(`--${option} ${v}: expected an ISO-8601 time`);
+    }
+    const storage = await openLakeForReading(values.lake);
     let rules: Awaited<ReturnType<typeof loadRulesForCli>>;
     try {
       rules = await loadRulesForCli(positionals[0], values.params, values.rule);
@@ -64,24 +63,25 @@ export const huntCommand: Command = {
     }
     const connection = await openDuckDb({ memoryLimit: '1GB', threads: 2 });
     const alerts: Alert[] = [];
+    const progress = startProgress(io, { json: values.format === 'jsonl', ticking: true });
     try {
       await createEventsView(connection, storage);
-      for (const rule of rules) {
-        const reader = await connection.runAndReadAll(
-          compileRuleSql(rule, { dialect: 'duckdb', since: values.since, until: values.until }),
+      for (const [i, rule] of rules.entries()) {
+        progress.update(`rule ${i + 1}/${rules.length} ${rule.id}, ${alerts.length} alert(s) so far`, true);
+        alerts.push(
+          ...(await queryAlerts(connection, compileRuleSql(rule, { dialect: 'duckdb', since: values.since, until: values.until }))),
         );
-        for (const row of reader.getRowObjects())
-          alerts.push(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])) as unknown as Alert);
       }
     } finally {
+      progress.done();
       connection.closeSync();
     }
     alerts.sort((a, b) => a.alert_time - b.alert_time || a.alert_id.localeCompare(b.alert_id));
     const rows = alerts.map(alertToJson);
-    if (values.format === 'jsonl') io.out(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    if (values.format === 'jsonl') for (const r of rows) await writeOut(io, `${JSON.stringify(r)}\n`);
     else {
       const columns = ['alert_time', 'severity', 'rule_id', 'group_key', 'event_count', 'title'];
-      io.out(formatTable(columns, rows));
+      await writeOut(io, formatTable(columns, rows));
       io.err(`${alerts.length} alert(s) from ${rules.length} rule(s)\n`);
     }
     return EXIT.ok;

@@ -2,19 +2,25 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { knownFormats } from '../../collectors/registry.js';
+import { FsStorage } from '../../lake/fs-storage.js';
 import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
 import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
 import type { RunSummary } from '../../pipeline/stats.js';
-import { idKey } from '../../schema/index.js';
-import { type Command, EXIT, type Io, positiveOption, UsageError } from '../command.js';
+import { createSqlRedactor, loadRedactConfig, type SqlRedactor } from '../../redact/index.js';
+import { DEFAULT_PROJECTION_START, idKey } from '../../schema/index.js';
+import { type Command, EXIT, fileModeOption, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
 import { ingestKinesis } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
+import { POLICY_HELP, POLICY_OPTIONS, policiesStageFrom } from '../policy-options.js';
 import { progressReporter } from '../progress.js';
-import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
+import { formatOutsideProjection, projectionCheck } from '../projection-check.js';
+import { formatRulesReport, RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
+import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 import { onStopSignal } from '../signals.js';
+import { isCalendarDate } from './compact.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
        auditlake ingest --kinesis-stream <name> --out <dir|s3://bucket/prefix> [--from trim-horizon|latest] [--follow] [options]
@@ -31,10 +37,18 @@ run (same key and ETag, remembered in <out>/_state/s3-inputs/) are skipped and c
 Options:
   --out <dir>          lake root: a folder (created if missing) or s3://bucket/prefix
   --format <format>    ${knownFormats().join('|')} (default: auto, detected per input)
-  --json               print the run summary as one JSON object on stdout
+  --json               print the run summary as one JSON object on stdout (on stderr with --alerts-jsonl -)
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
+  --projection-start <YYYY-MM-DD>
+                       first event_date the Athena table's partition projection covers (default
+                       ${DEFAULT_PROJECTION_START}): events dated earlier, or after today, are counted and
+                       reported, as Athena cannot see them (they are written all the same)
+  --file-mode <octal>  mode of the files a local lake gets (default 0600: they hold statement text)
+  --redact <file>      extra redaction patterns (YAML: functions, settings); PASSWORD literals of
+                       CREATE/ALTER ROLE/USER/GROUP are always redacted, in events and quarantine
+${SIGN_HELP}
   -h, --help           show this help
 
 A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESIS honoured):
@@ -49,6 +63,8 @@ A live Database Activity Stream (Kinesis; AWS_REGION and AWS_ENDPOINT_URL_KINESI
 ${DAS_HELP}
 
 ${RULES_HELP}
+
+${POLICY_HELP}
 
 Each input is one unit: its files become visible to queries only once all of it is written (see
 "Lake layout" in the README). An empty input is counted, not an error. An input whose content
@@ -134,6 +150,7 @@ export function formatSummary(s: RunSummary, out: string): string {
   if (s.same_content_inputs) lines.push(`  inputs repeating another input's content (stored once): ${s.same_content_inputs}`);
   if (s.already_ingested !== undefined) lines.push(`  already ingested, unchanged: ${plural(s.already_ingested, 'S3 object')}`);
   if (s.alerts) lines.push(`  alerts raised: ${s.alerts.toLocaleString('en-US')}`);
+  if (s.rules) lines.push(...formatRulesReport(s.rules));
   lines.push(`  files written: ${s.files_written} under ${out}`);
   for (const i of s.inputs.filter((x) => x.error && !x.interrupted)) lines.push(`  FAILED ${i.input}: ${i.error}`);
   for (const i of s.inputs.filter((x) => x.interrupted)) lines.push(`  ROLLED BACK ${i.input}: ${i.error}`);
@@ -165,13 +182,18 @@ export const ingestCommand: Command = {
         'roll-mb': { type: 'string' },
         compression: { type: 'string', default: 'zstd' },
         'sse-kms-key': { type: 'string' },
+        redact: { type: 'string' },
+        'file-mode': { type: 'string' },
         'kinesis-stream': { type: 'string' },
         from: { type: 'string', default: 'trim-horizon' },
         follow: { type: 'boolean', default: false },
         'flush-events': { type: 'string' },
         'flush-seconds': { type: 'string' },
+        'projection-start': { type: 'string' },
         ...DAS_OPTIONS,
         ...RULES_OPTIONS,
+        ...SIGN_OPTIONS,
+        ...POLICY_OPTIONS,
       },
     });
     const stream = values['kinesis-stream'];
@@ -188,6 +210,9 @@ export const ingestCommand: Command = {
     if (!knownFormats().includes(format)) throw new UsageError(`--format ${format}: expected one of ${knownFormats().join(', ')}`);
     const compression = values.compression as string;
     if (compression !== 'zstd' && compression !== 'snappy') throw new UsageError(`--compression ${compression}: expected zstd or snappy`);
+    const projectionStart = values['projection-start'] ?? DEFAULT_PROJECTION_START;
+    if (!isCalendarDate(projectionStart))
+      throw new UsageError(`--projection-start ${projectionStart}: expected a calendar date YYYY-MM-DD`);
     const rollMb = positiveOption(values['roll-mb'], DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024, '--roll-mb');
     const s3Inputs = positionals.filter(isS3Url);
     for (const url of s3Inputs) {
@@ -197,48 +222,74 @@ export const ingestCommand: Command = {
         throw new UsageError((e as Error).message);
       }
     }
+    const redactor = await redactorFrom(values.redact);
+    const fileMode = fileModeOption(values['file-mode']);
     const storage = openStorage(values.out, '--out', { sseKmsKeyId: values['sse-kms-key'] });
+    if (storage instanceof FsStorage) storage.fileMode = fileMode;
+    // Rules and policies load before the lake opens, so a bad file fails without creating the lake folder.
+    const rules = await rulesStageFrom(values);
+    const policies = await policiesStageFrom(values);
     const lake = await LakeWriter.open(
       storage,
-      { rollBytes: rollMb * 1024 * 1024, parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression } },
+      { rollBytes: rollMb * 1024 * 1024, parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression }, signer: await signerFrom(values) },
       undefined,
       { lock: stream ? 'ingest --kinesis-stream' : 'ingest' },
     );
-    const rules = await rulesStageFrom(values);
+    // With alerts on stdout (--alerts-jsonl -) stdout carries only their JSON lines; the summary goes to stderr.
+    const summaryTo = values['alerts-jsonl'] === '-' ? io.err : io.out;
     let removeSignals = () => {};
     try {
       if (stream) {
         const result = await ingestKinesis(
-          { stream, from, follow: values.follow as boolean, dasOptions, rules, flushEvents, flushMs: flushSeconds * 1000 },
+          {
+            stream,
+            from,
+            follow: values.follow as boolean,
+            dasOptions,
+            rules,
+            policies,
+            flushEvents,
+            flushMs: flushSeconds * 1000,
+            redactor,
+          },
           lake,
           storage,
           io,
         );
-        io.out(values.json ? `${JSON.stringify(result)}\n` : `${formatStreamSummary(result, storage.url)}`);
+        const withRules = rules ? { ...result, rules: rules.report() } : result;
+        summaryTo(values.json ? `${JSON.stringify(withRules)}\n` : `${formatStreamSummary(withRules, storage.url)}`);
         return EXIT.ok;
       }
       // SIGINT/SIGTERM: stop reading, roll back the input being read, commit nothing partial, print the summary.
       const stop = new AbortController();
       removeSignals = onStopSignal((signal) => stop.abort(signal));
-      const progress = io.tty && !values.json ? progressReporter(io) : undefined;
+      const progress = io.tty && !values.json ? progressReporter(io, { json: values.json as boolean }) : undefined;
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
-      const summary = await ingestFiles(
+      const projection = projectionCheck(projectionStart);
+      const summary: RunSummary = await ingestFiles(
         await expandPaths(local, isS3Url(storage.url) ? undefined : storage.url),
         lake,
         {
           format,
           batchSize: DEFAULT_BATCH_SIZE,
           collectorOptions: { das: dasOptions },
-          observers: rules ? [rules.observe] : [],
+          observers: rules ? [rules.observe, projection.observe] : [projection.observe],
+          transforms: policies ? [policies] : [],
           onProgress: progress?.update,
           onEnd: rules ? () => rules.finish(lake, runKey) : undefined,
           signal: stop.signal,
+          redactor,
         },
         s3Inputs.map((url) => s3InputSet(url)),
       );
       progress?.done();
-      io.out(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, storage.url));
+      if (rules) summary.rules = rules.report();
+      const outside = projection.result();
+      const full = outside ? { ...summary, outside_projection: outside } : summary;
+      summaryTo(
+        values.json ? `${JSON.stringify(full)}\n` : formatSummary(summary, storage.url) + (outside ? formatOutsideProjection(outside) : ''),
+      );
       if (summary.stopped_by) return summary.stopped_by === 'SIGINT' ? 130 : 143;
       return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
     } finally {
@@ -247,3 +298,13 @@ export const ingestCommand: Command = {
     }
   },
 };
+
+/** The redaction stage's redactor: built-in rules plus the patterns of `--redact <file>`; a bad file is a usage error. */
+async function redactorFrom(file: string | undefined): Promise<SqlRedactor> {
+  if (!file) return createSqlRedactor();
+  try {
+    return createSqlRedactor(await loadRedactConfig(file));
+  } catch (e) {
+    throw new UsageError(`--redact ${(e as Error).message}`);
+  }
+}

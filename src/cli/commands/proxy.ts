@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
-import { openProxyEventsWriter, teeToJsonl } from '../../collectors/proxy-events/index.js';
-import { LakeWriter } from '../../lake/lake-writer.js';
-import { writeStream } from '../../pipeline/stream.js';
+import { openProxyEventsWriter } from '../../collectors/proxy-events/index.js';
+import { FsStorage } from '../../lake/fs-storage.js';
+import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
 import { startProxy } from '../../proxy/index.js';
-import type { Batch } from '../../schema/index.js';
-import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
+import { createSqlRedactor, loadRedactConfig, type RedactPatterns } from '../../redact/index.js';
+import { type Command, EXIT, fileModeOption, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
+import { recordProxyEvents } from '../proxy-recording.js';
+import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 import { logJson, onStopSignal } from '../signals.js';
 
 const HELP = `Usage: auditlake proxy --listen <host:port> --upstream <host:port> (--out <lake> | --events <dir>) [options]
@@ -20,15 +22,28 @@ Options:
   --upstream <host:port>      the PostgreSQL server
   --out <lake>                write events to this lake (Parquet, as auditlake ingest does)
   --events <dir>              also (or instead) write events as rotated JSONL files (proxy events format)
-  --tls-cert <file>           PEM certificate: accept TLS from clients (SSLRequest answered S)
-  --tls-key <file>            its PEM private key
+  --tls-cert <file>           PEM certificate: accept TLS from clients (SSLRequest answered S);
+                              default: the PEM text in AUDITLAKE_TLS_CERT (e.g. an ECS secret)
+  --tls-key <file>            its PEM private key; default: AUDITLAKE_TLS_KEY
   --upstream-tls <mode>       disable (default), require, or verify-full (with --upstream-ca)
   --upstream-ca <file>        PEM CA to verify the server's certificate
-  --on-overflow <policy>      block (default: slow sessions down when recording lags, fail-closed) or drop
-                              (keep sessions going, count the events dropped)
+  --client-tls <mode>         allow (default) or require: refuse clients that do not use TLS (needs --tls-cert)
+  --on-overflow <policy>      block (default, fail-closed: slow sessions down when recording lags; if
+                              writing fails, refuse new clients, end sessions with 57P01 and exit 1) or
+                              drop (keep sessions going, count the events dropped or lost)
   --flush-events <n>          write a lake unit every n events (default 50000)
   --flush-seconds <s>         ... or every s seconds, whichever comes first (default 60)
   --instance-id <name>        this proxy's name in source_ref and event ids (default: random)
+  --redact <file>             extra redaction patterns (YAML: functions, settings); PASSWORD literals of
+                              CREATE/ALTER ROLE/USER/GROUP are always redacted
+  --no-parameters             do not record bound parameter values (pgAudit's log_parameter off)
+  --file-mode <octal>         mode of the lake and JSONL files written locally (default 0600: they hold
+                              statement text)
+  --auth-timeout <s>          time a client gets to log in (default 60, as PostgreSQL)
+  --max-connections <n>       client connections at once (default 1000); more are refused with 53300
+  --max-startup-connections <n>
+                              connections not yet logged in, at once (default 200); more are refused
+${SIGN_HELP}
 
 SIGINT or SIGTERM stops accepting clients, lets sessions finish (up to 10 s), writes what was
 recorded and exits 0. Lifecycle and statistics are logged as JSON lines on stdout.
@@ -55,8 +70,17 @@ export const proxyCommand: Command = {
         'flush-events': { type: 'string' },
         'flush-seconds': { type: 'string' },
         'instance-id': { type: 'string' },
+        ...SIGN_OPTIONS,
+        'client-tls': { type: 'string', default: 'allow' },
+        redact: { type: 'string' },
+        'no-parameters': { type: 'boolean', default: false },
+        'auth-timeout': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-startup-connections': { type: 'string' },
+        'file-mode': { type: 'string' },
       },
     });
+    const fileMode = fileModeOption(values['file-mode']);
     if (!values.upstream) throw new UsageError('--upstream <host:port> is required');
     if (!values.out && !values.events)
       throw new UsageError('give --out <lake>, --events <dir>, or both: recorded events must go somewhere');
@@ -65,24 +89,46 @@ export const proxyCommand: Command = {
       throw new UsageError(`--upstream-tls ${upstreamTls}: expected disable, require or verify-full`);
     const onOverflow = values['on-overflow'] as string;
     if (onOverflow !== 'block' && onOverflow !== 'drop') throw new UsageError(`--on-overflow ${onOverflow}: expected block or drop`);
+    const clientTls = values['client-tls'] as string;
+    if (clientTls !== 'allow' && clientTls !== 'require') throw new UsageError(`--client-tls ${clientTls}: expected allow or require`);
+    let redact: RedactPatterns | undefined;
+    if (values.redact) {
+      try {
+        redact = await loadRedactConfig(values.redact);
+      } catch (e) {
+        throw new UsageError(`--redact ${(e as Error).message}`);
+      }
+    }
     const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');
     const flushSeconds = positiveOption(values['flush-seconds'], 60, '--flush-seconds');
     const storage = values.out ? openStorage(values.out, '--out') : null;
-    const lake = storage ? await LakeWriter.open(storage, undefined, undefined, { lock: 'proxy' }) : null;
-    const writer = values.events ? await openProxyEventsWriter({ dir: values.events }) : null;
+    if (storage instanceof FsStorage) storage.fileMode = fileMode;
+    const lake = storage
+      ? await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer: await signerFrom(values) }, undefined, { lock: 'proxy' })
+      : null;
+    const writer = values.events ? await openProxyEventsWriter({ dir: values.events, fileMode }) : null;
 
     let proxy: Awaited<ReturnType<typeof startProxy>>;
     try {
-      proxy = await startProxy({
-        listen: values.listen,
-        upstream: values.upstream,
-        tlsCert: values['tls-cert'],
-        tlsKey: values['tls-key'],
-        upstreamTls: upstreamTls as 'disable' | 'require' | 'verify-full',
-        upstreamCa: values['upstream-ca'],
-        onOverflow,
-        instanceId: values['instance-id'],
-      });
+      proxy = await startProxy(
+        {
+          listen: values.listen,
+          upstream: values.upstream,
+          tlsCert: values['tls-cert'] ?? (process.env.AUDITLAKE_TLS_CERT || undefined),
+          tlsKey: values['tls-key'] ?? (process.env.AUDITLAKE_TLS_KEY || undefined),
+          upstreamTls: upstreamTls as 'disable' | 'require' | 'verify-full',
+          upstreamCa: values['upstream-ca'],
+          onOverflow,
+          instanceId: values['instance-id'],
+          clientTls,
+          redact,
+          recordParameters: !values['no-parameters'],
+          authTimeoutMs: positiveOption(values['auth-timeout'], 60, '--auth-timeout') * 1000,
+          maxConnections: Math.floor(positiveOption(values['max-connections'], 1000, '--max-connections')),
+          maxStartupConnections: Math.floor(positiveOption(values['max-startup-connections'], 200, '--max-startup-connections')),
+        },
+        { log: (message, fields) => logJson(io.out, 'warn', message, fields) },
+      );
     } catch (e) {
       // Wrong options are the caller's to fix (exit 2); a busy port or a bad certificate file is not.
       const message = (e as Error).message;
@@ -98,31 +144,32 @@ export const proxyCommand: Command = {
       proxy.close().catch((e) => logJson(io.out, 'error', 'close failed', { error: (e as Error).message }));
     });
 
-    const batches: AsyncIterable<Batch> = writer ? teeToJsonl(proxy.events, writer) : proxy.events;
+    let result: Awaited<ReturnType<typeof recordProxyEvents>>;
     try {
-      if (lake) {
-        const items = (async function* () {
-          for await (const batch of batches) yield { batch };
-        })();
-        const totals = await writeStream(items, lake, {
-          source: 'proxy',
-          name: `proxy:${proxy.instanceId}`,
-          flushEvents,
-          flushMs: flushSeconds * 1000,
-          observers: [],
-          onUnit: (unit) => logJson(io.out, 'info', 'unit written', unit),
-        });
-        logJson(io.out, 'info', 'stopped', { ...totals, ...proxy.stats() });
-      } else {
-        let events = 0;
-        for await (const batch of batches) events += batch.events.length;
-        logJson(io.out, 'info', 'stopped', { events, ...proxy.stats() });
-      }
+      result = await recordProxyEvents(proxy, lake, writer, {
+        onOverflow,
+        flushEvents,
+        flushMs: flushSeconds * 1000,
+        redactor: createSqlRedactor(redact),
+        onUnit: (unit) => logJson(io.out, 'info', 'unit written', unit),
+        onFailure: (e) =>
+          logJson(io.out, 'error', 'recording failed', {
+            error: e.message,
+            action: onOverflow === 'block' ? 'refusing clients and ending sessions (fail-closed)' : 'relaying on, counting lost events',
+          }),
+      });
     } finally {
       removeSignals();
       await writer?.close();
       await lake?.close();
     }
+    logJson(io.out, result.error ? 'error' : 'info', 'stopped', {
+      ...(result.totals ?? {}),
+      events: result.events,
+      lost_events: result.lost,
+      ...proxy.stats(),
+    });
+    if (result.error) return EXIT.failed;
     return EXIT.ok;
   },
 };

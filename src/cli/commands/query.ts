@@ -1,38 +1,256 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb } from '../../lake/duckdb.js';
-import { createEventsView, createLakeView } from '../../lake/query.js';
+import { sqlString } from '../../lake/parquet-convert.js';
+import { createEventsView, createLakeView, restrictToLake } from '../../lake/query.js';
+import type { Storage } from '../../lake/storage.js';
 import { ALERT_FIELDS, ALERT_PARTITION_KEYS } from '../../rules/index.js';
-import { type Command, EXIT, UsageError } from '../command.js';
-import { formatCsv, formatTable } from '../format-table.js';
-import { openStorage } from '../lake-options.js';
+import { type Command, EXIT, type Io, UsageError } from '../command.js';
+import { csvLine, formatTable } from '../format-table.js';
+import { openLakeForReading } from '../lake-options.js';
+import { onOutputClosed, writeOut } from '../output.js';
+import { startProgress } from '../progress.js';
 
-const HELP = `Usage: auditlake query --lake <dir> [--format table|json|csv] "<SQL>"
+const DEFAULT_TABLE_ROWS = 1000;
+
+const HELP = `Usage: auditlake query --lake <dir> [--format table|json|csv] [--max-rows n] "<SQL>"
+       auditlake query --lake <dir> --out <file> [--format parquet|csv|json] "<SQL>"
 
 Runs SQL with DuckDB over the lake. The views audit_events and audit_alerts have the same names
 and columns as the Athena tables (schemas/athena/), so one SQL text runs in both.
 Partition columns source and event_date are text ('2024-05-01'); filter on them to read less.
+Timestamps print in UTC (e.g. 2024-05-01 08:00:00.0026+00), as Athena prints them.
+
+Results stream: csv and json are written by DuckDB's own CSV and JSON writers as rows are produced,
+in bounded memory however many there are (a million rows: well under 500 MB).
+A table shows the first --max-rows rows (and counts the rest); use csv, json or --out for all.
+With --out, DuckDB writes the file itself (COPY ... TO), the fastest way to export.
 
 Options:
   --lake <dir>              lake root (a folder written by auditlake ingest)
-  --format table|json|csv   output format (default: table)
+  --format <format>         stdout: table (default), json (an array) or csv;
+                            --out: parquet, csv or json (JSON lines), default from the file's extension
+  --out <file>              write the result to this file instead of stdout
+  --max-rows <n>            table: rows shown (default ${DEFAULT_TABLE_ROWS})
+  --allow-external-access   let the SQL read and write other files and URLs (off: only the lake's
+                            Parquet files are readable, and the DuckDB configuration is locked)
   -h, --help                show this help
 
 Example:
   auditlake query --lake ./lake "SELECT db_user, client_addr, count(*) AS failures
     FROM audit_events WHERE event_class = 'AUTH_FAILURE' GROUP BY 1, 2 ORDER BY 3 DESC"
+  auditlake query --lake ./lake --out may.parquet "SELECT * FROM audit_events WHERE event_date LIKE '2024-05-%'"
 `;
 
-/** Runs one SQL text against the lake and returns column names and JSON-safe rows. */
-export async function queryLake(lake: string, sql: string): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
-  const storage = openStorage(lake, '--lake');
-  const connection = await openDuckDb({ memoryLimit: '1GB', threads: 2 });
+/** Memory DuckDB may use for a query before it spills to a temporary folder. */
+const QUERY_MEMORY = '256MB';
+
+/**
+ * Locks the connection before the user's SQL runs: from then on only the lake's files and `writable` (the
+ * output a command writes itself) can be touched, and the configuration cannot be changed back.
+ */
+export type LockDown = (writable?: string[]) => Promise<void>;
+
+/**
+ * Opens DuckDB over a lake (views audit_events and audit_alerts), runs `use` with the connection and
+ * closes it; `use` must call its lock-down before it runs any SQL of the user's (a no-op with
+ * `allowExternalAccess`). Large sorts and joins spill to a private temporary folder, removed afterwards.
+ */
+export async function withLake<T>(
+  storage: Storage,
+  use: (connection: DuckDBConnection, lockDown: LockDown) => Promise<T>,
+  options: { allowExternalAccess?: boolean } = {},
+): Promise<T> {
+  const spill = await mkdtemp(join(tmpdir(), 'auditlake-query-'));
+  const connection = await openDuckDb({ memoryLimit: QUERY_MEMORY, threads: 2, tempDirectory: spill });
   try {
-    await createEventsView(connection, storage);
-    await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS);
-    const reader = await connection.runAndReadAll(sql);
-    return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
+    const readable: string[] = [];
+    await createEventsView(connection, storage, readable);
+    await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS, readable);
+    const lockDown: LockDown = async (writable = []) => {
+      if (!options.allowExternalAccess) await restrictToLake(connection, [...readable, ...writable]);
+    };
+    return await use(connection, lockDown);
   } finally {
     connection.closeSync();
+    await rm(spill, { recursive: true, force: true });
+  }
+}
+
+/** Runs one SQL text against the lake and returns column names and JSON-safe rows (for small results). */
+export async function queryLake(
+  lake: string,
+  sql: string,
+  options: { allowExternalAccess?: boolean } = {},
+): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
+  const storage = await openLakeForReading(lake);
+  return withLake(
+    storage,
+    async (connection, lockDown) => {
+      await lockDown();
+      const reader = await connection.runAndReadAll(sql);
+      return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
+    },
+    options,
+  );
+}
+
+/**
+ * Streams a query's result to the output as DuckDB's own CSV or JSON writer produces it (COPY ... TO a
+ * FIFO that this process reads): as fast as `duckdb -csv`, and memory stays bounded because DuckDB's
+ * writes block while the reader is behind. Returns the row count.
+ */
+async function copyToOutput(
+  connection: DuckDBConnection,
+  sql: string,
+  format: 'csv' | 'json',
+  io: Io,
+  lockDown: LockDown,
+): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'auditlake-rows-'));
+  const fifo = join(dir, 'rows');
+  await lockDown([fifo]);
+  const columns = await describe(connection, sql);
+  if (!columns) {
+    await rm(dir, { recursive: true, force: true });
+    return jsRows(connection, sql, format, io);
+  }
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  // Our own reader and a placeholder writer: neither open blocks, and the reader sees no end of file
+  // before DuckDB has opened, written and closed its side.
+  const readFd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  const reader = new Socket({ fd: readFd, readable: true, writable: false });
+  // When stdout closes (a pipe into head), closing the read end fails DuckDB's blocked write, so the process can exit.
+  const unregister = onOutputClosed(() => closeSync(readFd));
+  let placeholder: number | null = openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  const pumped = (async () => {
+    for await (const chunk of reader) await writeOut(io, chunk.toString('utf8'));
+  })();
+  const options = format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT json, ARRAY true';
+  try {
+    const select = `SELECT ${columns.map((c, i) => `${outputExpression(`#${i + 1}`, c.type, format)} AS "${c.name.replaceAll('"', '""')}"`).join(', ')} FROM (${bareSql(sql)})`;
+    const result = await connection.run(`COPY (${select}) TO ${sqlString(fifo)} (${options})`);
+    closeSync(placeholder);
+    placeholder = null;
+    await pumped;
+    return result.rowsChanged;
+  } finally {
+    if (placeholder !== null) closeSync(placeholder);
+    unregister();
+    reader.destroy();
+    await pumped.catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The result columns of a query (without running it), or null for a statement DESCRIBE cannot take. */
+async function describe(connection: DuckDBConnection, sql: string): Promise<{ name: string; type: string }[] | null> {
+  try {
+    const rows = (await connection.runAndReadAll(`DESCRIBE ${bareSql(sql)}`)).getRowObjectsJson();
+    // A JSON object cannot hold one key twice: a repeated name gets a suffix (_1, _2, ...).
+    const seen = new Map<string, number>();
+    return rows.map((r) => {
+      const name = String(r.column_name);
+      const n = seen.get(name) ?? 0;
+      seen.set(name, n + 1);
+      return { name: n === 0 ? name : `${name}_${n}`, type: String(r.column_type) };
+    });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How a column is written, so the DuckDB writers print what `queryLake` returns: JSON keeps 64-bit and
+ * larger integers and decimals as strings (exact in every JSON reader); CSV writes lists and structs as JSON text.
+ */
+function outputExpression(column: string, type: string, format: 'csv' | 'json'): string {
+  if (format === 'json' && /^(U?BIGINT|U?HUGEINT|DECIMAL)/.test(type)) return `CAST(${column} AS VARCHAR)`;
+  if (format === 'csv' && (/\]$/.test(type) || /^(STRUCT|MAP|UNION)/.test(type))) return `CAST(to_json(${column}) AS VARCHAR)`;
+  return column;
+}
+
+/** The slower path for statements COPY cannot wrap (SHOW, PRAGMA, ...): rows converted here, streamed. */
+async function jsRows(connection: DuckDBConnection, sql: string, format: 'csv' | 'json', io: Io): Promise<number> {
+  const result = await connection.stream(sql);
+  const columns = result.columnNames();
+  let count = 0;
+  await writeOut(io, format === 'csv' ? csvLine(columns) : '[');
+  for await (const rows of result.yieldRowObjectJson()) {
+    if (format === 'csv') await writeOut(io, rows.map((r) => csvLine(columns.map((c) => r[c]))).join(''));
+    else await writeOut(io, rows.map((r, i) => `${count + i === 0 ? '\n' : ',\n'}\t${JSON.stringify(r)}`).join(''));
+    count += rows.length;
+  }
+  if (format === 'json') await writeOut(io, count === 0 ? ']\n' : '\n]\n');
+  return count;
+}
+
+/** A query's rows as a table of at most `maxRows` rows; every row is counted, the rest are not kept. */
+async function tableRows(connection: DuckDBConnection, sql: string, maxRows: number, io: Io, lockDown: LockDown): Promise<number> {
+  await lockDown();
+  const result = await connection.stream(sql);
+  const columns = result.columnNames();
+  const shown: Record<string, unknown>[] = [];
+  let count = 0;
+  for await (const rows of result.yieldRowObjectJson()) {
+    for (const r of rows) if (shown.length < maxRows) shown.push(r);
+    count += rows.length;
+  }
+  const table = formatTable(columns, shown);
+  const capped = `(${count.toLocaleString('en-US')} rows, first ${shown.length.toLocaleString('en-US')} shown: use --format csv|json or --out for all)\n`;
+  await writeOut(io, count > shown.length ? table.replace(/\(\d+ rows?\)\n$/, capped) : table);
+  return count;
+}
+
+/** The SQL text as COPY's subquery takes it: without trailing semicolons. */
+function bareSql(sql: string): string {
+  return sql.trim().replace(/;+$/, '');
+}
+
+/** The COPY format an `--out` file is written in: `--format`, else the file's extension. */
+export function exportFormat(file: string, format: string | undefined): 'parquet' | 'csv' | 'json' {
+  const chosen =
+    format ?? { '.parquet': 'parquet', '.csv': 'csv', '.json': 'json', '.jsonl': 'json', '.ndjson': 'json' }[extname(file).toLowerCase()];
+  if (chosen === 'parquet' || chosen === 'csv' || chosen === 'json') return chosen;
+  throw new UsageError(
+    format
+      ? `--format ${format}: with --out expected parquet, csv or json`
+      : `--out ${file}: give --format parquet|csv|json (or a .parquet, .csv or .json name)`,
+  );
+}
+
+/** Writes a query's result to a file with DuckDB's COPY; returns the row count. */
+async function copyRows(
+  connection: DuckDBConnection,
+  sql: string,
+  file: string,
+  format: 'parquet' | 'csv' | 'json',
+  io: Io,
+  lockDown: LockDown,
+): Promise<number> {
+  await lockDown([resolve(file)]);
+  const options = { parquet: 'FORMAT parquet, COMPRESSION zstd', csv: 'FORMAT csv, HEADER true', json: 'FORMAT json' }[format];
+  const progress = startProgress(io, { ticking: true });
+  progress.update(`writing ${file}`, true);
+  const poll = setInterval(() => {
+    const pct = connection.progress.percentage;
+    if (pct >= 0) progress.update(`writing ${file}: ${pct.toFixed(0)}%`);
+  }, 250);
+  try {
+    const result = await connection.run(`COPY (${bareSql(sql)}) TO ${sqlString(resolve(file))} (${options})`);
+    const rows = result.rowsChanged;
+    progress.done();
+    io.err(`${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'} written to ${file} (${format})\n`);
+    return rows;
+  } finally {
+    clearInterval(poll);
+    progress.done();
   }
 }
 
@@ -45,22 +263,33 @@ export const queryCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { lake: { type: 'string' }, format: { type: 'string', default: 'table' } },
+      options: {
+        lake: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        'max-rows': { type: 'string' },
+        'allow-external-access': { type: 'boolean', default: false },
+      },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one SQL text (quote it)');
-    if (!['table', 'json', 'csv'].includes(values.format as string))
-      throw new UsageError(`--format ${values.format}: expected table, json or csv`);
-    let result: Awaited<ReturnType<typeof queryLake>>;
-    try {
-      result = await queryLake(values.lake as string, positionals[0]);
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      io.err(`auditlake query: ${(e as Error).message}\n`);
-      return EXIT.failed;
-    }
-    if (values.format === 'json') io.out(`${JSON.stringify(result.rows, null, 2)}\n`);
-    else if (values.format === 'csv') io.out(formatCsv(result.columns, result.rows));
-    else io.out(formatTable(result.columns, result.rows));
+    const out = values.out;
+    const format = out ? exportFormat(out, values.format) : (values.format ?? 'table');
+    if (!out && !['table', 'json', 'csv'].includes(format))
+      throw new UsageError(`--format ${format}: expected table, json or csv (parquet needs --out <file>)`);
+    const maxRows = Number(values['max-rows'] ?? DEFAULT_TABLE_ROWS);
+    if (!Number.isInteger(maxRows) || maxRows < 0) throw new UsageError(`--max-rows ${values['max-rows']}: expected a whole number`);
+    const storage = await openLakeForReading(values.lake);
+    const sql = positionals[0];
+    await withLake(
+      storage,
+      (connection, lockDown) =>
+        out
+          ? copyRows(connection, sql, out, format as 'parquet' | 'csv' | 'json', io, lockDown)
+          : format === 'table'
+            ? tableRows(connection, sql, maxRows, io, lockDown)
+            : copyToOutput(connection, sql, format as 'csv' | 'json', io, lockDown),
+      { allowExternalAccess: values['allow-external-access'] },
+    );
     return EXIT.ok;
   },
 };

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadParamsFile, loadRules } from '../../rules/load.js';
 import type { ParamOverrides } from '../../rules/params.js';
@@ -7,9 +6,9 @@ import { runRuleTests } from '../../rules/rule-tests.js';
 import { compileRuleSql } from '../../rules/sql.js';
 import type { Dialect } from '../../rules/sql-dialect.js';
 import { type Command, EXIT, UsageError } from '../command.js';
+import { BUILTIN_RULES, rulesPath } from '../rules-options.js';
 
-/** The built-in rule pack shipped with auditlake. */
-export const BUILTIN_RULES = fileURLToPath(new URL('../../../rules', import.meta.url));
+export { BUILTIN_RULES };
 
 const HELP = `Usage: auditlake rules <test|sql> [<dir or file>] [options]
 
@@ -17,7 +16,7 @@ const HELP = `Usage: auditlake rules <test|sql> [<dir or file>] [options]
   sql    print each rule as SQL over audit_events, returning the same alerts the streaming
          engine raises (columns of the audit_alerts table)
 
-Rules are YAML files; without a path the built-in pack (${BUILTIN_RULES}) is used.
+Rules are YAML files; without a path, or with the path builtin, the built-in pack (${BUILTIN_RULES}) is used.
 
 Options:
   --params <file>             param overrides: params: {<rule id>: {<param>: value}}
@@ -36,8 +35,8 @@ export async function loadRulesForCli(
   paramsFile: string | undefined,
   only: string[] | undefined,
 ): Promise<Rule[]> {
-  const params: ParamOverrides | undefined = paramsFile ? await loadParamsFile(paramsFile) : undefined;
-  const rules = await loadRules(path ?? BUILTIN_RULES, { params });
+  const params: ParamOverrides | undefined = paramsFile ? await loadParamsFile(await rulesPath(paramsFile, '--params')) : undefined;
+  const rules = await loadRules(await rulesPath(path ?? 'builtin'), { params });
   if (!only || only.length === 0) return rules;
   const unknown = only.filter((id) => !rules.some((r) => r.id === id));
   if (unknown.length > 0) throw new UsageError(`unknown rule ${unknown.join(', ')}; loaded: ${rules.map((r) => r.id).join(', ')}`);
@@ -65,6 +64,10 @@ export const rulesCommand: Command = {
     if (extra.length > 0) throw new UsageError(`unexpected ${extra.join(' ')}`);
     if (action !== 'test' && action !== 'sql')
       throw new UsageError(action ? `unknown action ${action}: expected test or sql` : 'test or sql?');
+    for (const option of ['since', 'until'] as const) {
+      const v = values[option];
+      if (v !== undefined && Number.isNaN(Date.parse(v))) throw new UsageError(`--${option} ${v}: expected an ISO-8601 time`);
+    }
     if (values.dialect !== 'duckdb' && values.dialect !== 'athena')
       throw new UsageError(`--dialect ${values.dialect}: expected duckdb or athena`);
     let rules: Rule[];

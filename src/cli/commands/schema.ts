@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
+import { isS3Url, parseS3Url } from '../../lake/s3-storage.js';
 import { ALERT_FIELDS, ALERT_PARTITION_KEYS, athenaAlertsDdl } from '../../rules/alert-schema.js';
+import { DEFAULT_PROJECTION_START } from '../../schema/athena.js';
 import { athenaEventsDdl, auditEventJsonSchema, EVENTS_TABLE, glueTableJson, type LakeTable } from '../../schema/index.js';
 import { type Command, EXIT, UsageError } from '../command.js';
+import { isCalendarDate } from './compact.js';
 
 const HELP = `Usage: auditlake schema <json|athena|glue> [options]
 
@@ -18,6 +21,10 @@ Options (athena, glue):
   --location <s3://bucket/prefix>   lake root in S3 (default: a placeholder to edit)
   --database <name>                 Glue database the table belongs to
   --table <name>                    audit_events (default) or audit_alerts
+  --projection-start <YYYY-MM-DD>   first event_date Athena's partition projection covers
+                                    (default ${DEFAULT_PROJECTION_START}; events dated earlier are invisible in Athena)
+
+Athena reads timestamp columns at millisecond precision; the Parquet files hold microseconds.
   -h, --help                        show this help
 `;
 
@@ -32,6 +39,16 @@ export const ALERTS_TABLE: LakeTable = {
 
 const TABLES: Record<string, LakeTable> = { audit_events: EVENTS_TABLE, audit_alerts: ALERTS_TABLE };
 
+/** Athena reads tables from S3 only: `--location` must be `s3://bucket/prefix` (a local path is refused). */
+function checkLocation(location: string): void {
+  if (!isS3Url(location)) throw new UsageError(`--location ${location}: expected s3://bucket/prefix (Athena reads tables from S3 only)`);
+  try {
+    parseS3Url(location);
+  } catch (e) {
+    throw new UsageError(`--location ${(e as Error).message}`);
+  }
+}
+
 /** `auditlake schema json|athena|glue`. */
 export const schemaCommand: Command = {
   name: 'schema',
@@ -41,12 +58,23 @@ export const schemaCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { location: { type: 'string' }, database: { type: 'string' }, table: { type: 'string', default: 'audit_events' } },
+      options: {
+        location: { type: 'string' },
+        database: { type: 'string' },
+        table: { type: 'string', default: 'audit_events' },
+        'projection-start': { type: 'string' },
+      },
     });
     const [kind] = positionals;
     const table = TABLES[values.table as string];
     if (!table) throw new UsageError(`--table ${values.table}: expected ${Object.keys(TABLES).join(' or ')}`);
-    const options = { location: values.location, database: values.database };
+    const projectionStart = values['projection-start'];
+    if (projectionStart !== undefined && !isCalendarDate(projectionStart))
+      throw new UsageError(`--projection-start ${projectionStart}: expected a calendar date YYYY-MM-DD`);
+    if (values.location !== undefined) checkLocation(values.location);
+    if (values.database !== undefined && !/^[A-Za-z0-9_]+$/.test(values.database))
+      throw new UsageError(`--database ${values.database}: expected letters, digits and underscores (a Glue database name)`);
+    const options = { location: values.location, database: values.database, projectionStart };
     if (kind === 'json') io.out(`${JSON.stringify(auditEventJsonSchema(), null, 2)}\n`);
     else if (kind === 'athena') io.out(table === EVENTS_TABLE ? athenaEventsDdl(options) : athenaAlertsDdl(options));
     else if (kind === 'glue') io.out(glueTableJson(table, options));

@@ -13,7 +13,7 @@ import { DataKeyCache } from './data-key-cache.js';
 import { DasKeyMaterial, decryptActivity } from './decrypt.js';
 import { type DecryptPool, sharedDecryptPool } from './decrypt-pool.js';
 import { parseEnvelope } from './envelope.js';
-import { decryptDataKey, encryptionContextFor, type RetryOptions, resourceIdFromStream } from './kms.js';
+import { decryptDataKey, encryptionContextFor, resourceIdFromStream } from './kms.js';
 import { type DasFilters, mapDasRecord } from './map-event.js';
 import { mapOrdered } from './ordered.js';
 
@@ -49,7 +49,6 @@ export interface DasDecoderOptions {
   /** Records decrypted at once. Default 8. */
   concurrency?: number;
   filters?: Partial<DasFilters>;
-  retry?: RetryOptions;
   /**
    * Worker threads for decryption: the process-wide pool by default (one thread per core, up to 4;
    * `AUDITLAKE_DECRYPT_THREADS` overrides), null to decrypt on the calling thread.
@@ -101,7 +100,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     return cache.get(`${context}\u0000${keyText}`, async () => {
       kms ??= new KMSClient({});
       kmsCalls++;
-      const result = await decryptDataKey(kms, keyBlob, resourceId, options.retry);
+      const result = await decryptDataKey(kms, keyBlob, resourceId);
       return result.ok ? { ok: true, material: new DasKeyMaterial(result.key) } : result;
     });
   }

@@ -30,16 +30,6 @@ export class DasTransientError extends Error {
 /** A decrypted data key, or why there is none. */
 export type DataKeyResult = { ok: true; key: Uint8Array } | { ok: false; reason: string };
 
-/** Retry policy for KMS calls. */
-export interface RetryOptions {
-  /** Attempts in all, at least 1. Default 4. */
-  attempts?: number;
-  /** Base delay in milliseconds; attempt n waits a random time in [0, base * 2^n), capped. Default 200. */
-  baseDelayMs?: number;
-  /** Cap of one delay, in milliseconds. Default 5000. */
-  maxDelayMs?: number;
-}
-
 const STREAM_PREFIX = 'aws-rds-das-';
 
 /**
@@ -88,30 +78,28 @@ export function backoffDelay(n: number, baseMs: number, maxMs: number): number {
   return Math.random() * Math.min(maxMs, baseMs * 2 ** n);
 }
 
-/** Decrypts one data key ciphertext under the DAS encryption context of `resourceId`. */
-export async function decryptDataKey(
-  kms: KMSClient,
-  blob: Uint8Array,
-  resourceId: string,
-  retry: RetryOptions = {},
-): Promise<DataKeyResult> {
-  const attempts = Math.max(1, retry.attempts ?? 4);
+/**
+ * Decrypts one data key ciphertext under the DAS encryption context of `resourceId`. Transient failures
+ * (throttling, 5xx, network) are retried by the KMS client's own retry strategy, which honours
+ * `maxAttempts` and `AWS_MAX_ATTEMPTS`/`AWS_RETRY_MODE`; one that survives it is a DasTransientError
+ * naming the attempts, and a refusal (wrong key, wrong context) is a reason the record is quarantined for.
+ */
+export async function decryptDataKey(kms: KMSClient, blob: Uint8Array, resourceId: string): Promise<DataKeyResult> {
   const command = new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: encryptionContextFor(resourceId) });
-  for (let n = 0; ; n++) {
-    try {
-      const { Plaintext } = await kms.send(command);
-      if (Plaintext?.length !== 32) return { ok: false, reason: `KMS returned a data key of ${Plaintext?.length ?? 0} bytes, not 32` };
-      // A fresh Uint8Array: the raw AES keyring keeps (and may zero) the bytes it is given.
-      return { ok: true, key: new Uint8Array(Plaintext) };
-    } catch (caught) {
-      const err = caught as AwsError;
-      if (isPermanent(err)) return { ok: false, reason: `KMS Decrypt of the data key failed: ${err.name}: ${err.message}` };
-      if (n + 1 >= attempts) {
-        throw new DasTransientError(`KMS Decrypt failed after ${attempts} attempts: ${err.name ?? 'Error'}: ${err.message}`, {
-          cause: caught,
-        });
-      }
-      await sleep(backoffDelay(n, retry.baseDelayMs ?? 200, retry.maxDelayMs ?? 5000));
-    }
+  try {
+    const { Plaintext } = await kms.send(command);
+    if (Plaintext?.length !== 32) return { ok: false, reason: `KMS returned a data key of ${Plaintext?.length ?? 0} bytes, not 32` };
+    // A fresh Uint8Array: the raw AES keyring keeps (and may zero) the bytes it is given.
+    return { ok: true, key: new Uint8Array(Plaintext) };
+  } catch (caught) {
+    const err = caught as AwsError & { $metadata?: { attempts?: number } };
+    if (isPermanent(err)) return { ok: false, reason: `KMS Decrypt of the data key failed: ${err.name}: ${err.message}` };
+    const attempts = err.$metadata?.attempts ?? 1;
+    throw new DasTransientError(
+      `KMS Decrypt failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${err.name ?? 'Error'}: ${err.message}`,
+      {
+        cause: caught,
+      },
+    );
   }
 }

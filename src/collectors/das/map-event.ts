@@ -10,6 +10,7 @@ import {
   type EventClass,
   eventId,
   idKey,
+  NO_POLICY_IDS,
   parseTimestampMicros,
   rejected,
   SCHEMA_VERSION,
@@ -226,6 +227,7 @@ function mapEvent(item: Json, record: Json, unit: RecordUnit, index: number): Au
     duration_ms: durationMs,
     audit_type: null,
     raw_extras: null,
+    policy_ids: NO_POLICY_IDS,
     source: 'das',
   };
   if (typeof record.clusterId !== 'string' && record.clusterId != null) extras.clusterId = record.clusterId;

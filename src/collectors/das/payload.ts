@@ -23,7 +23,8 @@ export type ActivityResult = { ok: true; record: unknown } | { ok: false; reason
 export function parsePayload(json: string): ActivityResult {
   try {
     return { ok: true, record: JSON.parse(json) };
-  } catch (err) {
-    return { ok: false, reason: `decrypted payload is not JSON: ${(err as Error).message}` };
+  } catch {
+    // JSON.parse's message quotes the decrypted text, which may hold a secret: say only how long it was.
+    return { ok: false, reason: `decrypted payload is not JSON (${json.length} characters)` };
   }
 }

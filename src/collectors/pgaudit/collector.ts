@@ -1,10 +1,10 @@
-import { type Batch, newBatch, rejected, type SourceFormat, skip } from '../../schema/index.js';
+import { type Batch, rejected, type SourceFormat, skip } from '../../schema/index.js';
 import type { Collector, CollectorContext, CollectorInput } from '../contract.js';
+import { BatchBuilder } from './batch-builder.js';
 import { decodeCloudWatchDocument, rdsIdsFromLogGroup } from './cloudwatch.js';
-import { CsvRecordReader } from './csv-records.js';
-import { csvFieldsToRecord } from './csvlog.js';
+import { csvlogPieces } from './csvlog-pieces.js';
+import { CsvlogReader } from './csvlog-reader.js';
 import { jsonLineToRecord } from './jsonlog.js';
-import type { LogRecord } from './log-record.js';
 import { type MapContext, mapLogRecord } from './map-record.js';
 import { parsePrefixedLine, StderrReader } from './stderr.js';
 import { textChunks } from './text-chunks.js';
@@ -16,76 +16,10 @@ export type PgauditFormat = (typeof PGAUDIT_FORMATS)[number];
 /** Largest CloudWatch input read whole (a subscription payload is at most a few MB). */
 const MAX_CLOUDWATCH_BYTES = 256 * 1024 * 1024;
 
-/** Collects mapped records into batches and yields them when full. */
-class BatchBuilder {
-  batch: Batch = newBatch();
-  constructor(
-    readonly ctx: MapContext,
-    readonly batchSize: number,
-  ) {}
-
-  /** Maps and adds one record; `line` numbers the record within the input (the event id ordinal). */
-  add(record: LogRecord, ordinal: number, sourceRef: string, raw: string): void {
-    const b = this.batch;
-    b.records++;
-    const mapped = mapLogRecord(record, ordinal, sourceRef, this.ctx);
-    if ('event' in mapped) b.events.push(mapped.event);
-    else if ('skip' in mapped) skip(b, mapped.skip);
-    else b.rejected.push(rejected(sourceRef, mapped.reject, raw));
-  }
-
-  reject(sourceRef: string, reason: string, raw: string): void {
-    this.batch.records++;
-    this.batch.rejected.push(rejected(sourceRef, reason, raw));
-  }
-
-  /** The batch, if it is full (or `force`), replaced by an empty one. */
-  take(force = false): Batch | null {
-    const b = this.batch;
-    if (!force && b.events.length + b.rejected.length < this.batchSize) return null;
-    if (b.records === 0 && !force) return null;
-    this.batch = newBatch();
-    return b;
-  }
-}
-
-/** Newlines inside a record's text, not counting the one that ends it: its extra physical lines. */
-function innerLines(raw: string): number {
-  let n = 0;
-  const end = raw.endsWith('\n') ? raw.length - 1 : raw.length;
-  for (let i = raw.indexOf('\n'); i !== -1 && i < end; i = raw.indexOf('\n', i + 1)) n++;
-  return n;
-}
-
 async function* readCsvlog(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
-  const reader = new CsvRecordReader();
-  // Lines with invalid UTF-8 not yet passed by a record; a record may span several reads.
-  const invalid = new Set<number>();
-  const firstInvalidIn = (first: number, last: number): number | null => {
-    let found: number | null = null;
-    for (const line of invalid) {
-      if (line >= first && line <= last && (found === null || line < found)) found = line;
-      if (line <= last) invalid.delete(line);
-    }
-    return found;
-  };
+  const reader = new CsvlogReader(input.name, b);
   for await (const chunk of textChunks(input.bytes)) {
-    for (const line of chunk.invalidLines) invalid.add(line);
-    for (const item of reader.push(chunk.text, chunk.last)) {
-      const ref = `${input.name}:${item.line}`;
-      const bad = invalid.size ? firstInvalidIn(item.line, item.line + innerLines(item.raw)) : null;
-      if (!item.ok) {
-        b.reject(ref, `malformed csvlog record: ${item.reason}`, item.raw);
-        continue;
-      }
-      if (bad !== null) {
-        b.reject(ref, `invalid UTF-8 on line ${bad}`, item.raw);
-        continue;
-      }
-      const record = csvFieldsToRecord(item.fields);
-      if (typeof record === 'string') b.reject(ref, record, item.raw);
-      else b.add(record, item.line, ref, item.raw);
-    }
+    reader.push(chunk);
     const full = b.take();
     if (full) yield full;
   }
@@ -246,6 +180,7 @@ export const pgauditCollector: Collector = {
   formats: PGAUDIT_FORMATS,
   description: 'PostgreSQL server logs with pgAudit lines: csvlog, jsonlog, stderr with the RDS prefix, CloudWatch Logs payloads',
   detect: detectPgauditFormat,
+  pieces: { csvlog: csvlogPieces },
   async *collect(input: CollectorInput, format: string, ctx: CollectorContext): AsyncIterable<Batch> {
     const read = READERS[format as PgauditFormat];
     if (!read) throw new Error(`pgaudit collector does not read format ${format}`);

@@ -86,7 +86,14 @@ function countLines(buf: string, start: number, end: number): number {
 /** Feeds text chunks in, takes records out. */
 export class CsvRecordReader {
   private buf = '';
-  private line = 1;
+
+  /** `line` numbers the first line of the text pushed first (1 at the start of an input). */
+  constructor(private line = 1) {}
+
+  /** Text pushed but not yet returned (the start of an unfinished record), and its first line's number. */
+  get pending(): { text: string; line: number } {
+    return { text: this.buf, line: this.line };
+  }
 
   /** Adds text and returns every record completed by it; `final` flushes the rest. */
   push(text: string, final: boolean): CsvItem[] {

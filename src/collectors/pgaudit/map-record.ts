@@ -1,4 +1,12 @@
-import { type AuditEvent, type EventClass, eventId, idKey, parseTimestampMicros, type SourceFormat } from '../../schema/index.js';
+import {
+  type AuditEvent,
+  type EventClass,
+  eventId,
+  idKey,
+  NO_POLICY_IDS,
+  parseTimestampMicros,
+  type SourceFormat,
+} from '../../schema/index.js';
 import { AUDIT_PREFIX, type AuditFields, parseAuditMessage } from './audit-message.js';
 import { badNumbers, type LogRecord } from './log-record.js';
 import { parseAuthFailure, parseConnectionAuthorized, parseDisconnection } from './server-messages.js';
@@ -100,6 +108,7 @@ function baseEvent(rec: LogRecord, time: number, eventClass: EventClass, ordinal
     duration_ms: null,
     audit_type: null,
     raw_extras: null,
+    policy_ids: NO_POLICY_IDS,
     source: 'pgaudit',
   };
 }

@@ -21,14 +21,14 @@ export interface TextChunk {
 const NEWLINE = 0x0a;
 
 /** Newlines in decoded text: a string search runs in V8, where `Buffer#indexOf` pays a native call per hit. */
-function countNewlines(text: string): number {
+export function countNewlines(text: string): number {
   let n = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
   return n;
 }
 
 /** Decodes whole lines, validating UTF-8 once per chunk and only line by line when the chunk fails. */
-function decodeLines(bytes: Buffer, firstLine: number): { text: string; invalidLines: number[] } {
+export function decodeLines(bytes: Buffer, firstLine: number): { text: string; invalidLines: number[] } {
   if (isUtf8(bytes)) return { text: bytes.toString('utf8'), invalidLines: [] };
   const invalidLines: number[] = [];
   const parts: string[] = [];

@@ -1,10 +1,22 @@
-import { type AuditEvent, checkEvent, EVENT_FIELDS, eventToJson, parseTimestampMicros, utcDate } from '../../schema/index.js';
+import {
+  type AuditEvent,
+  checkEvent,
+  EVENT_FIELDS,
+  eventToJson,
+  NO_POLICY_IDS,
+  parseTimestampMicros,
+  utcDate,
+} from '../../schema/index.js';
 
 /**
  * The proxy events format: one audit event per line in its JSON form (`eventToJson`: keys in schema
  * order, timestamps as ISO-8601 UTC text with six fractional digits, plus `source` and `event_date`).
- * Described by `schemas/proxy-event.v1.json`.
+ * Described by `schemas/proxy-event.v1.json`. `policy_ids` may be left out: policies tag events at ingest,
+ * and lines written before the column existed read as tagged by none.
  */
+
+/** Fields a line may leave out, with the value they take then. */
+const OPTIONAL_FIELDS: Readonly<Record<string, unknown>> = { policy_ids: NO_POLICY_IDS };
 
 const TIMESTAMP_FIELDS = new Set<string>(EVENT_FIELDS.filter((f) => f.type === 'timestamp').map((f) => f.name));
 
@@ -19,8 +31,8 @@ export function eventFromJson(value: unknown): AuditEvent | string {
   const obj = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const field of EVENT_FIELDS) {
-    if (!(field.name in obj)) return `missing field ${field.name}`;
-    let v = obj[field.name];
+    if (!(field.name in obj) && !(field.name in OPTIONAL_FIELDS)) return `missing field ${field.name}`;
+    let v = field.name in obj ? obj[field.name] : OPTIONAL_FIELDS[field.name];
     if (TIMESTAMP_FIELDS.has(field.name)) {
       const micros = typeof v === 'string' ? parseTimestampMicros(v) : null;
       if (micros === null) return `${field.name} is not an ISO-8601 timestamp: ${JSON.stringify(v)}`;

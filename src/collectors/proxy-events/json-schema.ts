@@ -12,8 +12,11 @@ export function proxyEventJsonSchema(): Record<string, unknown> {
   for (const key of ['source', 'source_format']) {
     properties[key] = Object.fromEntries(Object.entries(properties[key]).filter(([, v]) => v !== undefined));
   }
+  // Policies tag events at ingest: a proxy line may leave `policy_ids` out.
+  const required = (base.required as string[]).filter((name) => name !== 'policy_ids');
   return {
     ...base,
+    required,
     $id: `https://auditlake.dev/schemas/proxy-event.v${SCHEMA_VERSION}.json`,
     title: `auditlake proxy event (one JSONL line), schema v${SCHEMA_VERSION}`,
     description:

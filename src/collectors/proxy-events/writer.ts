@@ -18,6 +18,8 @@ export interface ProxyEventsWriterOptions {
   maxAgeMs?: number;
   /** File name prefix, e.g. the proxy instance id. Default `proxy-events`. */
   prefix?: string;
+  /** Mode of the files: they hold statement text. Default 0600 (owner only). */
+  fileMode?: number;
 }
 
 /** A JSONL writer; batches are written in order, one write call each. */
@@ -34,7 +36,8 @@ export async function openProxyEventsWriter(options: ProxyEventsWriterOptions): 
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const maxAgeMs = options.maxAgeMs ?? 10 * 60 * 1000;
   const prefix = options.prefix ?? 'proxy-events';
-  await mkdir(options.dir, { recursive: true });
+  const fileMode = options.fileMode ?? 0o600;
+  await mkdir(options.dir, { recursive: true, mode: fileMode | ((fileMode & 0o444) >> 2) });
   const files: string[] = [];
   let handle: FileHandle | null = null;
   let path = '';
@@ -60,7 +63,8 @@ export async function openProxyEventsWriter(options: ProxyEventsWriterOptions): 
         // A sortable UTC stamp and a sequence number keep names unique and in write order.
         const stamp = new Date().toISOString().replace(/[-:.]/g, '');
         path = join(options.dir, `${prefix}-${stamp}-${String(seq++).padStart(6, '0')}.jsonl.partial`);
-        handle = await open(path, 'wx');
+        handle = await open(path, 'wx', fileMode);
+        await handle.chmod(fileMode); // the umask may have taken bits away; the mode asked for is what counts
         bytes = 0;
         openedAt = Date.now();
       }

@@ -1,6 +1,6 @@
 import { PublishBatchCommand, type PublishBatchRequestEntry, SNSClient } from '@aws-sdk/client-sns';
 import type { Alert } from '../alert-schema.js';
-import { type RetryPolicy, withRetry } from './retry.js';
+import { PermanentError, type RetryPolicy, withRetry } from './retry.js';
 import { type AlertSink, alertToJson } from './sink.js';
 
 /** Options of {@link createSnsSink}. */
@@ -17,7 +17,8 @@ export const SNS_BATCH_LIMIT = 10;
 /**
  * Publishes each alert as one SNS message (the alert's JSON; subject = title, attributes severity and
  * rule_id for subscription filter policies), 10 per PublishBatch. Entries SNS reports as failed are
- * retried with jittered backoff, alone; an error that persists rejects `write`.
+ * retried with jittered backoff, alone; a request error is retried only by the SDK client; an error
+ * that persists rejects `write`.
  */
 export function createSnsSink(options: SnsSinkOptions): AlertSink {
   const client = options.client ?? new SNSClient({});
@@ -33,7 +34,14 @@ export function createSnsSink(options: SnsSinkOptions): AlertSink {
   const publish = async (entries: PublishBatchRequestEntry[]) => {
     let pending = entries;
     await withRetry(async () => {
-      const result = await client.send(new PublishBatchCommand({ TopicArn: options.topicArn, PublishBatchRequestEntries: pending }));
+      // The client's standard retry strategy already retried throttling, 5xx and network errors
+      // (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE): what survives it is final here. Only entries SNS reports
+      // as failed in a successful response, which the SDK cannot retry, are retried below.
+      const result = await client
+        .send(new PublishBatchCommand({ TopicArn: options.topicArn, PublishBatchRequestEntries: pending }))
+        .catch((e: Error) => {
+          throw new PermanentError(e.message, { cause: e });
+        });
       const failed = new Set((result.Failed ?? []).map((f) => f.Id));
       if (failed.size === 0) return;
       const reasons = (result.Failed ?? []).map((f) => `${f.Id}: ${f.Code} ${f.Message ?? ''}`.trim()).join('; ');

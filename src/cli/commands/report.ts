@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_REPORT_SETTINGS, findReport, REPORTS, type ReportSettings } from '../../reports/definitions.js';
+import { type TextFormat, writeRows } from '../../reports/format.js';
+import { writeHtmlReport } from '../../reports/html.js';
+import { openLakeSession } from '../../reports/lake-session.js';
+import { type Period, resolveDay, runReport } from '../../reports/run.js';
+import { fileSink, OutputClosed, stdoutSink, type TextSink } from '../../reports/sink.js';
+import { type Command, EXIT, UsageError } from '../command.js';
+import { openLakeForReading } from '../lake-options.js';
+
+const width = Math.max(...REPORTS.map((r) => r.name.length));
+const HELP = `Usage: auditlake report <name>|all --lake <dir|s3://bucket/prefix> [options]
+
+Compliance reports over the lake, for auditors and reviews. Each report is one SQL text that runs here
+with DuckDB and, unchanged but for its two period parameters, in Athena (the saved queries of the
+auditlake workgroup). Times are UTC.
+
+Reports:
+${REPORTS.map((r) => `  ${r.name.padEnd(width)}  ${r.description}`).join('\n')}
+  ${'all'.padEnd(width)}  every report in one self-contained HTML file with charts (--format html)
+
+Options:
+  --lake <dir>                 lake root: a folder or s3://bucket/prefix
+  --since <YYYY-MM-DD>         first day of the period (UTC, inclusive; or today, yesterday; default: the first day with events)
+  --until <YYYY-MM-DD>         last day of the period (UTC, inclusive; default: the last day with events)
+  --format <f>                 table (default), csv, json (an array of row objects) or html
+  --out <file>                 write to this file instead of stdout
+  --privileged-user <name>     a privileged role for privileged-sessions; repeatable (default: postgres, rdsadmin)
+  --burst-threshold <n>        a failed-login burst is more than n failures in an hour (default ${DEFAULT_REPORT_SETTINGS.burstThreshold})
+  --large-read-rows <n>        reads of at least n rows count as data exports (default ${DEFAULT_REPORT_SETTINGS.largeReadRows})
+  -h, --help                   show this help
+
+Examples:
+  auditlake report failed-logins --lake ./lake --since 2024-05-01 --until 2024-05-31
+  auditlake report privilege-changes --lake s3://bucket/audit --format csv --out changes.csv
+  auditlake report all --lake ./lake --format html --out report.html
+`;
+
+const FORMATS = ['table', 'csv', 'json', 'html'] as const;
+
+function wholeOption(value: string | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${option} ${value}: expected a whole number`);
+  return n;
+}
+
+function dayOption(value: string | undefined, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  const day = resolveDay(value);
+  if (day === null) throw new UsageError(`${option} ${value}: expected a day, YYYY-MM-DD (or today, yesterday)`);
+  return day;
+}
+
+/** `auditlake report`. */
+export const reportCommand: Command = {
+  name: 'report',
+  summary: 'compliance reports (failed logins, privilege changes, exports, ...) as table, CSV, JSON or HTML',
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        lake: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        'privileged-user': { type: 'string', multiple: true },
+        'burst-threshold': { type: 'string' },
+        'large-read-rows': { type: 'string' },
+      },
+    });
+    if (positionals.length !== 1) throw new UsageError(`give one report name: ${REPORTS.map((r) => r.name).join(', ')} or all`);
+    const name = positionals[0];
+    const report = findReport(name);
+    if (!report && name !== 'all') throw new UsageError(`unknown report ${name}: expected ${REPORTS.map((r) => r.name).join(', ')} or all`);
+    const format = (values.format ?? (name === 'all' && values.out?.endsWith('.html') ? 'html' : 'table')) as (typeof FORMATS)[number];
+    if (!FORMATS.includes(format)) throw new UsageError(`--format ${values.format}: expected table, csv, json or html`);
+    if (name === 'all' && format !== 'html' && format !== 'table')
+      throw new UsageError(`report all writes html (or table); use one report's name for ${format}`);
+    const period: Period = { since: dayOption(values.since, '--since'), until: dayOption(values.until, '--until') };
+    if (period.since && period.until && period.since > period.until)
+      throw new UsageError(`--since ${period.since} is after --until ${period.until}`);
+    const settings: ReportSettings = {
+      privilegedUsers:
+        values['privileged-user']?.flatMap((u) => u.split(',').map((x) => x.trim())).filter(Boolean) ??
+        DEFAULT_REPORT_SETTINGS.privilegedUsers,
+      burstThreshold: wholeOption(values['burst-threshold'], DEFAULT_REPORT_SETTINGS.burstThreshold, '--burst-threshold'),
+      largeReadRows: wholeOption(values['large-read-rows'], DEFAULT_REPORT_SETTINGS.largeReadRows, '--large-read-rows'),
+    };
+    const storage = await openLakeForReading(values.lake);
+
+    const connection = await openLakeSession(storage);
+    const sink: TextSink = values.out ? fileSink(values.out) : stdoutSink(io);
+    try {
+      if (format === 'html') {
+        if (name !== 'all') throw new UsageError('--format html is for report all');
+        await writeHtmlReport(connection, { period, settings, lakeName: storage.url, generatedAt: new Date() }, sink);
+      } else {
+        for (const r of report ? [report] : REPORTS) {
+          if (!report) await sink.write(`\n== ${r.title} (${r.name}) ==\n`);
+          await writeRows(format as TextFormat, await runReport(connection, r, period, settings), sink);
+        }
+      }
+      await sink.close();
+      if (values.out) io.err(`auditlake report: wrote ${values.out}\n`);
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof OutputClosed) return EXIT.ok;
+      throw e;
+    } finally {
+      connection.closeSync();
+    }
+  },
+};

@@ -1,0 +1,47 @@
+import { type BatchTransform, createPoliciesStage, POLICY_MODES, type PolicyMode } from '../pipeline/policies-stage.js';
+import {
+  createPolicyMatcher,
+  loadMembersSnapshot,
+  loadPolicies,
+  type MembersSnapshot,
+  PolicyConfigError,
+  PolicyLoadError,
+} from '../policies/index.js';
+import { UsageError } from './command.js';
+
+/** The `--policies` family of options, shared by `ingest` (files and streams). */
+export const POLICY_OPTIONS = {
+  policies: { type: 'string' },
+  'policy-mode': { type: 'string' },
+  'policy-members': { type: 'string' },
+} as const;
+
+/** Help lines of {@link POLICY_OPTIONS}. */
+export const POLICY_HELP = `Audit policies (see auditlake policy --help):
+  --policies <dir|file>      YAML audit policies: each event gets the ids of those it satisfies in policy_ids
+  --policy-mode tag|only     tag (default) keeps every event; only keeps the events a policy selects, plus
+                             connections, disconnections and failed logins, and counts the rest as skipped
+  --policy-members <file>    role membership snapshot (auditlake policy members), for policies with roles:`;
+
+type PolicyValues = { [K in keyof typeof POLICY_OPTIONS]?: string };
+
+/** Builds the policies stage the options ask for, or null without `--policies`. Bad policies are a usage error. */
+export async function policiesStageFrom(values: PolicyValues): Promise<BatchTransform | null> {
+  if (!values.policies) {
+    if (values['policy-mode'] || values['policy-members'])
+      throw new UsageError('--policy-mode and --policy-members go with --policies <dir>');
+    return null;
+  }
+  const mode = (values['policy-mode'] ?? 'tag') as PolicyMode;
+  if (!POLICY_MODES.includes(mode)) throw new UsageError(`--policy-mode ${mode}: expected tag or only`);
+  try {
+    const policies = await loadPolicies(values.policies);
+    let members: MembersSnapshot | undefined;
+    if (values['policy-members']) members = await loadMembersSnapshot(values['policy-members']);
+    return createPoliciesStage(createPolicyMatcher(policies, members), mode);
+  } catch (e) {
+    if (e instanceof PolicyConfigError) throw new UsageError(`${e.message} (--policy-members <file>, from auditlake policy members)`);
+    if (e instanceof PolicyLoadError) throw new UsageError(e.message);
+    throw new UsageError(`--policy-members ${values['policy-members']}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,250 @@
+import { stat } from 'node:fs/promises';
+import { STATE_PREFIX } from '../layout.js';
+import type { Storage } from '../storage.js';
+import {
+  COVERED_PREFIXES,
+  DIGEST_HEAD_KEY,
+  DIGESTS_PREFIX,
+  type DigestRecord,
+  digestKey,
+  digestSeq,
+  parseDigest,
+  signedMessage,
+} from './digest-record.js';
+import { sha256Hex, storedDigest } from './file-digest.js';
+import { signatureValid, type TrustedKey } from './signers.js';
+
+/**
+ * `auditlake verify`: walks the digest chain, then the stored objects, and reports every covered
+ * object as valid, modified, missing or unexpected, and every digest that is unreadable, out of the
+ * chain (broken link, gap) or badly signed. Digests are read one at a time; objects are listed one
+ * folder at a time and hashed as streams a few at a time, so memory holds the expected state (one
+ * small entry per live file) and nothing that grows with file sizes.
+ */
+
+/** What a covered object turned out to be. */
+export type FileStatus = 'valid' | 'modified' | 'missing' | 'unexpected';
+
+/** What can be wrong with a digest. */
+export type DigestProblem = 'unreadable' | 'broken-link' | 'gap' | 'bad-signature' | 'unsigned';
+
+/** One result, in the order found. */
+export type VerifyEvent =
+  | { type: 'file'; status: FileStatus; key: string; detail?: string }
+  | { type: 'digest'; problem: DigestProblem; key: string; detail: string };
+
+/** How to verify. */
+export interface VerifyOptions {
+  /** Only objects committed at or after this time are hashed; older ones are checked by size (the chain is always walked whole). */
+  since?: Date;
+  /** Keys whose signatures are accepted; empty: the key of the chain's first signed digest. */
+  trusted?: TrustedKey[];
+  /** Objects hashed at once (default 4). */
+  concurrency?: number;
+  onEvent(event: VerifyEvent): void;
+  onProgress?(progress: { digests: number; files: number }): void;
+}
+
+/** What verify found. */
+export interface VerifySummary {
+  lake: string;
+  digests: number;
+  signed: number;
+  unsigned: number;
+  /** Fingerprints (SHA-256 of the public key) that signed digests. */
+  signing_keys: string[];
+  files: Record<FileStatus, number>;
+  hashed: number;
+  digest_problems: number;
+  notes: string[];
+  clean: boolean;
+}
+
+interface Expected {
+  sha256: string;
+  bytes: number;
+  committedAt: string;
+}
+
+/** Verifies a lake; every finding goes to `onEvent` as it is found, the totals are returned. */
+export async function verifyLake(storage: Storage, options: VerifyOptions): Promise<VerifySummary> {
+  const summary: VerifySummary = {
+    lake: storage.url,
+    digests: 0,
+    signed: 0,
+    unsigned: 0,
+    signing_keys: [],
+    files: { valid: 0, modified: 0, missing: 0, unexpected: 0 },
+    hashed: 0,
+    digest_problems: 0,
+    notes: [],
+    clean: false,
+  };
+  const problem = (p: DigestProblem, key: string, detail: string) => {
+    summary.digest_problems++;
+    options.onEvent({ type: 'digest', problem: p, key, detail });
+  };
+  const file = (status: FileStatus, key: string, detail?: string) => {
+    summary.files[status]++;
+    options.onEvent({ type: 'file', status, key, ...(detail ? { detail } : {}) });
+    options.onProgress?.({ digests: summary.digests, files: Object.values(summary.files).reduce((a, b) => a + b, 0) });
+  };
+  const state = await walkChain(storage, options, summary, problem, file);
+  await walkObjects(storage, state, options, summary, file);
+  summary.clean = summary.digest_problems === 0 && summary.files.modified + summary.files.missing + summary.files.unexpected === 0;
+  return summary;
+}
+
+type Report = (p: DigestProblem, key: string, detail: string) => void;
+type FileReport = (status: FileStatus, key: string, detail?: string) => void;
+
+/** Reads the digests in order, checking links, numbering and signatures; returns the state they describe. */
+async function walkChain(
+  storage: Storage,
+  options: VerifyOptions,
+  summary: VerifySummary,
+  problem: Report,
+  file: FileReport,
+): Promise<Map<string, Expected>> {
+  const state = new Map<string, Expected>();
+  const trusted = new Set((options.trusted ?? []).map((k) => k.fingerprint));
+  let anchor: string | null = null;
+  const digests: { key: string; seq: number }[] = [];
+  for (const key of await storage.list(DIGESTS_PREFIX)) {
+    const seq = digestSeq(key);
+    if (seq === null) file('unexpected', key, 'not a digest name');
+    else digests.push({ key, seq });
+  }
+  digests.sort((a, b) => a.seq - b.seq);
+  let prev: { seq: number; sha256: string } | null = null;
+  for (const { key, seq } of digests) {
+    const body = await storage.get(key);
+    if (!body) continue;
+    summary.digests++;
+    const sha256 = sha256Hex(body);
+    const expectedSeq: number = (prev?.seq ?? 0) + 1;
+    if (seq > expectedSeq) {
+      const missing = seq - 1 === expectedSeq ? digestKey(expectedSeq) : `${digestKey(expectedSeq)} .. ${digestKey(seq - 1)}`;
+      problem('gap', digestKey(expectedSeq), `digest(s) missing from the chain: ${missing}`);
+    }
+    let record: DigestRecord;
+    try {
+      record = parseDigest(body);
+    } catch (e) {
+      problem('unreadable', key, (e as Error).message);
+      prev = { seq, sha256 };
+      continue;
+    }
+    if (record.seq !== seq) problem('broken-link', key, `names itself digest ${record.seq}`);
+    else if (seq === expectedSeq && record.previous_sha256 !== (prev?.sha256 ?? null)) {
+      const of = prev ? digestKey(prev.seq) : 'nothing (it is the first digest)';
+      problem('broken-link', key, `previous_sha256 does not match ${of}: one of them was edited or replaced`);
+    }
+    const sig = record.signature;
+    if (sig) {
+      summary.signed++;
+      if (!summary.signing_keys.includes(sig.key_fingerprint)) summary.signing_keys.push(sig.key_fingerprint);
+      anchor ??= sig.key_fingerprint;
+      if (!signatureValid(signedMessage(record), sig))
+        problem('bad-signature', key, 'signature does not verify: the digest was changed after it was signed');
+      else if (trusted.size > 0 && !trusted.has(sig.key_fingerprint))
+        problem('bad-signature', key, `signed by key ${sig.key_fingerprint.slice(0, 16)}, which is not a trusted key`);
+      else if (trusted.size === 0 && sig.key_fingerprint !== anchor)
+        problem('bad-signature', key, `signed by key ${sig.key_fingerprint.slice(0, 16)}, not the key of the chain's first signed digest`);
+    } else {
+      summary.unsigned++;
+      if (trusted.size > 0 || anchor !== null) problem('unsigned', key, 'not signed, in a chain that is');
+    }
+    for (const k of record.removed) state.delete(k);
+    for (const w of record.written) state.set(w.key, { sha256: w.sha256, bytes: w.bytes, committedAt: record.committed_at });
+    prev = { seq, sha256 };
+    options.onProgress?.({ digests: summary.digests, files: 0 });
+  }
+  await checkHead(storage, prev, problem);
+  if (summary.digests > 0 && summary.signed === 0)
+    summary.notes.push('the chain is unsigned: links are checked, but whoever can write the lake can rewrite its last digests unnoticed');
+  else if (summary.signed > 0 && trusted.size === 0)
+    summary.notes.push(
+      `signatures checked against the key of the first signed digest (${anchor?.slice(0, 16)}); pin it with --public-key or --kms-key`,
+    );
+  for (const journal of await storage.list(`${STATE_PREFIX}compactions/`))
+    summary.notes.push(`${journal}: an interrupted compaction; the next compact or ingest finishes it, then verify again`);
+  return state;
+}
+
+/** The head hint, noted after each append, tells whether digests after the last one were removed. */
+async function checkHead(storage: Storage, last: { seq: number; sha256: string } | null, problem: Report): Promise<void> {
+  const body = await storage.get(DIGEST_HEAD_KEY);
+  if (!body) return;
+  let head: { seq?: number; sha256?: string };
+  try {
+    head = JSON.parse(body.toString('utf8'));
+  } catch {
+    return problem('unreadable', DIGEST_HEAD_KEY, 'not JSON');
+  }
+  const seq = Number(head.seq);
+  if (!last || seq > last.seq)
+    problem(
+      'gap',
+      digestKey((last?.seq ?? 0) + 1),
+      `digests after ${last ? digestKey(last.seq) : 'the start'} are missing (the head names digest ${seq})`,
+    );
+  else if (seq === last.seq && head.sha256 !== last.sha256)
+    problem('broken-link', digestKey(seq), `differs from the digest the head noted when it was written`);
+}
+
+/** Lists every covered folder and compares each object with the state the chain describes. */
+async function walkObjects(
+  storage: Storage,
+  state: Map<string, Expected>,
+  options: VerifyOptions,
+  summary: VerifySummary,
+  file: FileReport,
+) {
+  const since = options.since?.toISOString();
+  const limit = options.concurrency ?? 4;
+  const running = new Set<Promise<void>>();
+  const hash = async (key: string, expected: Expected) => {
+    const found = await storedDigest(storage, key, expected.bytes);
+    summary.hashed++;
+    if (!found) file('missing', key, 'removed while verifying');
+    else if (found.bytes !== expected.bytes) file('modified', key, `${found.bytes} bytes, the digest says ${expected.bytes}`);
+    else if (found.sha256 !== expected.sha256)
+      file('modified', key, `sha256 ${found.sha256.slice(0, 16)}..., the digest says ${expected.sha256.slice(0, 16)}...`);
+    else file('valid', key);
+  };
+  // A local lake is listed by name only (a stat per file costs more than reading a small one); sizes
+  // come from reading, or from a stat for files only size-checked. S3 listings carry sizes for free.
+  const local = storage.localPath('') !== null;
+  for (const prefix of COVERED_PREFIXES) {
+    const objects = local ? (await storage.list(prefix)).map((key) => ({ key, size: -1 })) : await storage.listObjects(prefix);
+    for (const o of objects) {
+      const expected = state.get(o.key);
+      if (!expected) {
+        file('unexpected', o.key, 'in no digest');
+        continue;
+      }
+      state.delete(o.key);
+      const sizeOnly = since !== undefined && expected.committedAt < since;
+      const size = o.size >= 0 || !sizeOnly ? o.size : await localSize(storage, o.key);
+      if (size >= 0 && size !== expected.bytes) file('modified', o.key, `${size} bytes, the digest says ${expected.bytes}`);
+      else if (sizeOnly) file('valid', o.key, 'size checked (committed before --since)');
+      else {
+        const job = hash(o.key, expected).finally(() => running.delete(job));
+        running.add(job);
+        if (running.size >= limit) await Promise.race(running);
+      }
+    }
+  }
+  await Promise.all(running);
+  for (const key of [...state.keys()].sort()) file('missing', key, 'named by the chain, not in the lake');
+}
+
+/** Size of a local lake's file; -1 when it vanished since listing. */
+async function localSize(storage: Storage, key: string): Promise<number> {
+  try {
+    return (await stat(storage.localPath(key) ?? '')).size;
+  } catch {
+    return -1;
+  }
+}

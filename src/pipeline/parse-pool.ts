@@ -1,0 +1,111 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { PieceJob, PieceResult } from '../collectors/contract.js';
+import type { PieceReply, PieceRequest } from './parse-worker.js';
+
+/**
+ * A fixed set of parse worker threads (`parse-worker.ts`). Jobs go to the worker with the fewest
+ * outstanding; the caller bounds how many are outstanding (`pieces.ts`). A worker that dies fails the
+ * jobs it held and every later one, so a crash fails the input instead of hanging it.
+ */
+
+/**
+ * Parse workers by default: `AUDITLAKE_PARSE_WORKERS` (at most one per core), else none. Off by default:
+ * on the shared 2-core machine they were measured using more CPU and memory than parsing on the main
+ * thread (README, "Where ingest stands"); set the variable to measure them on other hardware.
+ */
+export function defaultParseWorkers(): number {
+  const configured = process.env.AUDITLAKE_PARSE_WORKERS;
+  if (configured === undefined || !/^\d+$/.test(configured)) return 0;
+  return Math.min(Number(configured), availableParallelism());
+}
+
+/** Young-generation size of a worker: larger than the default, so a piece's garbage dies young (measured faster). */
+const WORKER_YOUNG_MB = 32;
+
+/** Starts a worker on this module's sibling; from TypeScript sources (tsx), through tsx's loader. */
+function spawn(): Worker {
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_MB };
+  const here = import.meta.url;
+  if (here.endsWith('.js')) return new Worker(new URL('./parse-worker.js', here), { resourceLimits });
+  const entry = new URL('./parse-worker.ts', here).href;
+  // tsx's ESM API registers its loader for the thread that imports it. Resolved here, from this
+  // module: the worker would resolve a bare name from the working directory. Its `require` entry
+  // fails inside an eval worker, so the sibling ESM file is used.
+  const tsx = pathToFileURL(
+    createRequire(here)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, resourceLimits });
+}
+
+interface Slot {
+  worker: Worker;
+  outstanding: number;
+}
+
+export class ParsePool {
+  private readonly slots: Slot[] = [];
+  private readonly waiting = new Map<number, { slot: Slot; resolve: (r: PieceResult) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | null = null;
+
+  /** Workers start on the first job, so a run that reads no such format starts none. */
+  constructor(readonly size: number) {}
+
+  private start(): void {
+    for (let i = 0; i < this.size; i++) {
+      const slot: Slot = { worker: spawn(), outstanding: 0 };
+      slot.worker.on('message', (reply: PieceReply) => this.settle(slot, reply));
+      slot.worker.on('error', (e) => this.fail(new Error(`parse worker failed: ${e.message}`)));
+      slot.worker.on('exit', (code) => {
+        if (code !== 0) this.fail(new Error(`parse worker exited with code ${code}`));
+      });
+      // An idle pool does not keep the process alive.
+      slot.worker.unref();
+      this.slots.push(slot);
+    }
+  }
+
+  /** Parses one piece on the least busy worker. */
+  parse(job: PieceJob, keepEvents: boolean): Promise<PieceResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.slots.length === 0) this.start();
+    const slot = this.slots.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
+    const id = this.nextId++;
+    const request: PieceRequest = { id, job, keepEvents };
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { slot, resolve, reject });
+      slot.outstanding++;
+      if (slot.outstanding === 1) slot.worker.ref();
+      slot.worker.postMessage(request);
+    });
+  }
+
+  private settle(slot: Slot, reply: PieceReply): void {
+    const waiter = this.waiting.get(reply.id);
+    if (!waiter) return;
+    this.waiting.delete(reply.id);
+    if (--slot.outstanding === 0) slot.worker.unref();
+    if ('error' in reply) waiter.reject(new Error(`parse worker: ${reply.error}`));
+    else waiter.resolve(reply.result);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const [id, waiter] of this.waiting) {
+      this.waiting.delete(id);
+      waiter.reject(error);
+    }
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    this.failure ??= new Error('parse pool closed');
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

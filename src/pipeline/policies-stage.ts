@@ -1,0 +1,39 @@
+import type { PolicyMatcher } from '../policies/index.js';
+import { type Batch, type EventClass, skip } from '../schema/index.js';
+
+/** `tag` keeps every event; `only` keeps the events some policy selects, plus sessions and logins. */
+export const POLICY_MODES = ['tag', 'only'] as const;
+export type PolicyMode = (typeof POLICY_MODES)[number];
+
+/** Reason under which `--policy-mode only` counts the events it leaves out (they are skipped on purpose). */
+export const SKIP_NOT_SELECTED = 'not selected by any policy (--policy-mode only)';
+
+/** Who connected, and who failed to, stays in the lake whatever the policies select. */
+const ALWAYS_KEPT: ReadonlySet<string> = new Set<EventClass>(['CONNECT', 'DISCONNECT', 'AUTH_FAILURE']);
+
+/** A stage that may change a batch before it is counted, observed and written. */
+export type BatchTransform = (batch: Batch) => void;
+
+/**
+ * The policies between the collectors and the rules: every event gets the ids of the policies it
+ * satisfies in `policy_ids`. In `only` mode the events no policy selects (other than connections,
+ * disconnections and failed logins) leave the batch and are counted in `skipped`, so the run's summary
+ * still accounts for every record. For sources that log everything (Aurora DAS, `pgaudit.log = all`)
+ * this is how the policies select what is kept.
+ */
+export function createPoliciesStage(matcher: PolicyMatcher, mode: PolicyMode): BatchTransform {
+  return (batch) => {
+    const events = batch.events;
+    let kept = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const ids = matcher.match(e);
+      e.policy_ids = ids;
+      if (mode === 'tag' || ids.length > 0 || ALWAYS_KEPT.has(e.event_class)) events[kept++] = e;
+    }
+    if (kept < events.length) {
+      skip(batch, SKIP_NOT_SELECTED, events.length - kept);
+      events.length = kept;
+    }
+  };
+}

@@ -1,0 +1,68 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type DuckDBConnection,
+  DuckDBDateValue,
+  DuckDBListValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { openDuckDb } from '../lake/duckdb.js';
+import { createEventsView } from '../lake/query.js';
+import type { Storage } from '../lake/storage.js';
+import { formatMicros } from '../schema/index.js';
+
+/**
+ * DuckDB over a lake for the commands that read it (reports, OCSF export): the `audit_events` view,
+ * results streamed chunk by chunk as plain JSON-safe rows (numbers, ISO-8601 UTC text for
+ * timestamps, arrays for lists), so memory stays bounded whatever the lake's size.
+ */
+
+/** A row as the readers hand it on. */
+export type PlainRow = Record<string, unknown>;
+
+/**
+ * A DuckDB connection with `audit_events` over the lake, bounded in memory. The commands check first that
+ * the path holds a lake (`openLakeForReading`).
+ */
+export async function openLakeSession(storage: Storage): Promise<DuckDBConnection> {
+  // Sorts and aggregations larger than the memory limit spill here (never into the lake, which is only read).
+  const tempDirectory = join(tmpdir(), `auditlake-duckdb-${process.pid}`);
+  const connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });
+  try {
+    await createEventsView(connection, storage);
+  } catch (e) {
+    connection.closeSync();
+    throw e;
+  }
+  return connection;
+}
+
+/** A DuckDB value as plain JSON: timestamps as ISO text in UTC, BIGINTs as numbers, lists as arrays. */
+export function plainValue(value: DuckDBValue): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof DuckDBTimestampTZValue || value instanceof DuckDBTimestampValue) return formatMicros(Number(value.micros));
+  if (value instanceof DuckDBDateValue) return value.toString();
+  if (value instanceof DuckDBListValue) return value.items.map(plainValue);
+  return String(value);
+}
+
+/** A query's column names and its rows, in batches of one DuckDB chunk (up to 2048 rows). */
+export interface RowStream {
+  columns: string[];
+  batches: AsyncIterable<PlainRow[]>;
+}
+
+/** Runs a query with `?` parameters; rows are read as the consumer pulls them. */
+export async function streamRows(connection: DuckDBConnection, sql: string, params: string[] = []): Promise<RowStream> {
+  const result = await connection.stream(sql, params);
+  const columns = result.columnNames();
+  async function* batches(): AsyncGenerator<PlainRow[]> {
+    for await (const chunk of result.yieldRows()) {
+      yield chunk.map((values) => Object.fromEntries(values.map((v, i) => [columns[i], plainValue(v)])));
+    }
+  }
+  return { columns, batches: batches() };
+}
