@@ -169,6 +169,9 @@ async function walkChain(
     );
   for (const journal of await storage.list(`${STATE_PREFIX}compactions/`))
     summary.notes.push(`${journal}: an interrupted compaction; the next compact or ingest finishes it, then verify again`);
+  // A unit being published right now, or left half-published by a killed writer: its digest comes last.
+  for (const journal of await storage.list(`${STATE_PREFIX}journal/`))
+    summary.notes.push(`${journal}: a committed unit still being published; the next writer finishes it, then verify again`);
   return state;
 }
 

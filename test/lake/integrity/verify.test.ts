@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/main.js';
-import { FAULT_ENV } from '../../../src/lake/compaction-journal.js';
 import { type DigestRecord, digestKey, encodeDigest, parseDigest, signedMessage } from '../../../src/lake/integrity/digest-record.js';
 import { sha256Hex } from '../../../src/lake/integrity/file-digest.js';
 import { ed25519FileSigner } from '../../../src/lake/integrity/signers.js';
+import { UNIT_FAULT_ENV } from '../../../src/lake/unit.js';
 
 /**
  * `auditlake verify` on a local lake: each way of tampering named in the design is found, exits 3
@@ -16,7 +16,8 @@ import { ed25519FileSigner } from '../../../src/lake/integrity/signers.js';
  * undone) verify clean.
  */
 
-const INPUTS = ['fixtures/pgaudit/pg15.csv', 'fixtures/pgaudit/pg13.csv', 'fixtures/pgaudit/pg15.json'];
+// Three inputs whose events are all distinct (the csvlog and jsonlog of one server hold the same records, stored once).
+const INPUTS = ['fixtures/pgaudit/pg15.csv', 'fixtures/pgaudit/pg15-rds.log', 'fixtures/pgaudit/pg15-rds.cloudwatch.json'];
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -220,17 +221,17 @@ describe('auditlake verify (local lake)', () => {
   }, 120_000);
 
   it.each([
-    ['stored-1', 'rolled back'],
-    ['committed', 'rolled forward before its digest'],
-    ['digested', 'rolled forward after its digest'],
+    ['compaction-staged', 'before its commit: nothing of it visible', 0],
+    ['compaction-moved-1', 'after its first file was published', 3],
+    ['compaction-published', 'published, before its digest', 3],
   ])(
     'verifies clean after a compaction killed at %s (%s) is finished by the next run',
-    async (step) => {
+    async (step, _when, interruptedCode) => {
       const dir = await copy();
-      expect(await child(['compact', '--lake', dir, '--sign-key', key], { [FAULT_ENV]: step })).toBeNull();
+      expect(await child(['compact', '--lake', dir, '--sign-key', key], { [UNIT_FAULT_ENV]: step })).toBeNull();
       const interrupted = await verify(dir);
-      expect(interrupted.code).toBe(3);
-      expect(interrupted.out).toContain('an interrupted compaction');
+      expect(interrupted.code).toBe(interruptedCode);
+      if (interruptedCode === 3) expect(interrupted.out).toContain('a committed unit still being published');
       const recovered = await cli('compact', '--lake', dir, '--sign-key', key, '--json');
       expect(recovered.code).toBe(0);
       const run = await verify(dir, '--public-key', key);
