@@ -48,6 +48,8 @@ export interface StreamTotals {
   events: number;
   quarantined: number;
   alerts: number;
+  /** Events delivered more than once (same event id, e.g. a Kinesis record re-sent): stored once. */
+  duplicate_events: number;
 }
 
 /** Consumes `items` until it ends, writing units to the lake. */
@@ -56,13 +58,16 @@ export async function writeStream<P>(
   lake: LakeWriter,
   options: StreamOptions<P>,
 ): Promise<StreamTotals> {
-  const totals: StreamTotals = { units: 0, records: 0, events: 0, quarantined: 0, alerts: 0 };
+  const totals: StreamTotals = { units: 0, records: 0, events: 0, quarantined: 0, alerts: 0, duplicate_events: 0 };
   const iterator = items[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<StreamItem<P>>> | null = null;
   let unit: Batch[] = [];
   let unitEvents = 0;
   let unitStarted = 0;
   let position: P | undefined;
+  // Event ids of the open unit: a record delivered twice within one unit is dropped here; one stored by an
+  // earlier unit is taken out when the unit commits (`stored-once.ts`). Bounded by the unit's size.
+  let unitIds = new Set<string>();
   const redactor = options.redactor ?? createSqlRedactor();
 
   const flush = async () => {
@@ -73,7 +78,7 @@ export async function writeStream<P>(
     const name = `${options.name}#${first}`;
     const unitKey = idKey(options.source, options.name, first);
     const reached = position;
-    const { manifest } = await writeUnit(lake, {
+    const { manifest, duplicates } = await writeUnit(lake, {
       source: options.source,
       name,
       kind: 'stream',
@@ -82,11 +87,17 @@ export async function writeStream<P>(
       state: () => (reached !== undefined && options.checkpoint ? options.checkpoint(reached) : null),
     });
     totals.units++;
+    // Events an earlier unit already stored were counted when read: they are duplicates, not events written.
+    for (const n of Object.values(duplicates)) {
+      totals.duplicate_events += n;
+      totals.events -= n;
+    }
     if (manifest) options.onUnit?.({ name, events: manifest.events, quarantined: manifest.quarantined, files: manifest.files.length });
     await options.afterUnit?.(unitKey);
     if (reached !== undefined && options.commit) await options.commit(reached);
     position = undefined;
     unit = [];
+    unitIds = new Set();
     unitEvents = 0;
   };
 
@@ -103,7 +114,8 @@ export async function writeStream<P>(
       pending = null;
       if (next.done) break;
       // Secrets never pass this point (the proxy redacts before it queues; other streams are redacted here).
-      const batch = redactBatch(next.value.batch, redactor);
+      const batch = dropRepeated(redactBatch(next.value.batch, redactor), unitIds);
+      totals.duplicate_events += batch.repeated;
       const reached = next.value.position;
       if (reached !== undefined)
         position = position !== undefined && options.mergePosition ? options.mergePosition(position, reached) : reached;
@@ -123,4 +135,15 @@ export async function writeStream<P>(
     throw e;
   }
   return totals;
+}
+
+/** Drops events whose id the unit already holds, noting the new ids; returns the batch and how many it dropped. */
+function dropRepeated(batch: Batch, ids: Set<string>): Batch & { repeated: number } {
+  const before = batch.events.length;
+  const events = batch.events.filter((e) => {
+    if (ids.has(e.event_id)) return false;
+    ids.add(e.event_id);
+    return true;
+  });
+  return { ...batch, events, repeated: before - events.length };
 }

@@ -161,7 +161,7 @@ export function formatSummary(s: RunSummary, out: string): string {
 /** The human summary of a stream run. */
 function formatStreamSummary(r: Record<string, unknown>, out: string): string {
   return `read Kinesis stream ${r.stream}: ${r.records} records, ${r.events} events written in ${r.units} units under ${out}
-  quarantined: ${r.quarantined}; alerts: ${r.alerts}; KMS calls: ${r.kms_calls}
+  quarantined: ${r.quarantined}; delivered again (stored once): ${r.duplicate_events}; alerts: ${r.alerts}; KMS calls: ${r.kms_calls}
   checkpoints: ${JSON.stringify(r.checkpoints)}
 `;
 }

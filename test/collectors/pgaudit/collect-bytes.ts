@@ -112,7 +112,9 @@ export function survivors(clean: Collected, lost: string[], moved?: (line: numbe
     .map((e) => {
       if (!moved) return e;
       const line = moved(refLine(e.source_ref));
-      return { ...e, source_ref: e.source_ref.replace(/:\d+$/, `:${line}`), event_id: eventId(KEY, line) };
+      // A record numbered within its input moves with its line; one with its own identity (session id and line) keeps its id.
+      const event_id = e.event_id.startsWith(KEY) ? eventId(KEY, line) : e.event_id;
+      return { ...e, source_ref: e.source_ref.replace(/:\d+$/, `:${line}`), event_id };
     });
 }
 
