@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { S3Storage, s3Client } from '../../src/lake/s3-storage.js';
 
 /** The parts of s3rver's API the tests use (the package ships no types). */
@@ -46,10 +46,19 @@ export class TestS3 {
   /** Called for each event (tests use it to stop the server at a chosen moment). */
   onEvent: ((e: { name: string; bucket: string; key: string }) => void) | null = null;
 
-  private constructor(readonly directory: string) {}
+  private constructor(
+    readonly directory: string,
+    readonly conditionalWrites: boolean,
+  ) {}
 
-  static async start(): Promise<TestS3> {
-    const s3 = new TestS3(await mkdtemp(join(tmpdir(), 'auditlake-s3rver-')));
+  /**
+   * Starts s3rver. s3rver ignores `If-None-Match`/`If-Match` on PutObject (last write wins); with
+   * `conditionalWrites`, requests carrying them are answered as S3 does (412 Precondition Failed when the
+   * object exists, or its ETag differs), each check and its write serialized per key, so racing writers
+   * can be tested. Unconditional requests pass through untouched.
+   */
+  static async start(options: { conditionalWrites?: boolean } = {}): Promise<TestS3> {
+    const s3 = new TestS3(await mkdtemp(join(tmpdir(), 'auditlake-s3rver-')), options.conditionalWrites ?? false);
     await s3.listen(0);
     for (const [k, v] of Object.entries(s3Env(s3.port))) {
       s3.saved[k] = process.env[k];
@@ -71,7 +80,9 @@ export class TestS3 {
       const handle = handler();
       return (req, res) => {
         this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-        handle(req, res);
+        const conditional = req.headers['if-none-match'] !== undefined || req.headers['if-match'] !== undefined;
+        if (this.conditionalWrites && req.method === 'PUT' && conditional) void this.conditionalPut(req, res, handle);
+        else handle(req, res);
       };
     };
     server.on('event', (e) => {
@@ -83,6 +94,48 @@ export class TestS3 {
     });
     this.port = (await server.run()).port;
     this.server = server;
+  }
+
+  private readonly keyQueues = new Map<string, Promise<void>>();
+  private headClient: S3Client | null = null;
+
+  /** A conditional PutObject as S3 answers it: the precondition is checked and the write done with no other conditional write to the key in between. */
+  private async conditionalPut(
+    req: IncomingMessage,
+    res: ServerResponse,
+    handle: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<void> {
+    const path = decodeURIComponent((req.url ?? '').split('?')[0]).slice(1);
+    const slash = path.indexOf('/');
+    const [bucket, key] = [path.slice(0, slash), path.slice(slash + 1)];
+    const previous = this.keyQueues.get(path) ?? Promise.resolve();
+    let release = () => {};
+    const turn = new Promise<void>((r) => (release = r));
+    this.keyQueues.set(path, turn);
+    await previous;
+    res.once('close', release);
+    try {
+      this.headClient ??= s3Client();
+      const etag = await this.headClient
+        .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+        .then((h) => h.ETag?.replaceAll('"', '') ?? '')
+        .catch((e) => {
+          if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+          throw e;
+        });
+      const ifNoneMatch = req.headers['if-none-match'];
+      const ifMatch = req.headers['if-match']?.replaceAll('"', '');
+      const failed = (ifNoneMatch === '*' && etag !== null) || (ifMatch !== undefined && etag !== ifMatch);
+      if (!failed) return handle(req, res);
+      req.resume();
+      res.writeHead(412, { 'content-type': 'application/xml' });
+      res.end(
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>',
+      );
+    } catch (e) {
+      res.writeHead(500);
+      res.end(String(e));
+    }
   }
 
   /** Stops the server and drops its open connections (clients see refused or reset connections). */
@@ -109,6 +162,7 @@ export class TestS3 {
   }
 
   async close(): Promise<void> {
+    this.headClient?.destroy();
     await this.stop();
     for (const [k, v] of Object.entries(this.saved)) {
       if (v === undefined) delete process.env[k];

@@ -33,10 +33,19 @@ async function digestAt(storage: Storage, seq: number): Promise<ChainHead | null
   return body ? { record: parseDigest(body), sha256: sha256Hex(body) } : null;
 }
 
+/** The digest number the head hint names; 0 when there is none or it is unreadable (it is only a hint: the chain is listed then). */
+function parseHint(body: Buffer | null): number {
+  if (!body) return 0;
+  try {
+    return Number((JSON.parse(body.toString('utf8')) as { seq?: unknown }).seq);
+  } catch {
+    return 0;
+  }
+}
+
 /** The chain's last digest, or null for a lake without digests. */
 export async function readHead(storage: Storage): Promise<ChainHead | null> {
-  const hint = await storage.get(DIGEST_HEAD_KEY);
-  const hinted = hint ? Number((JSON.parse(hint.toString('utf8')) as { seq?: unknown }).seq) : 0;
+  const hinted = parseHint(await storage.get(DIGEST_HEAD_KEY));
   if (Number.isSafeInteger(hinted) && hinted > 0) {
     const head = await digestAt(storage, hinted);
     if (head && !(await storage.get(digestKey(hinted + 1)))) return head;
@@ -58,7 +67,17 @@ const APPEND_ATTEMPTS = 20;
 export async function appendDigest(storage: Storage, commit: UnitCommit, signer: Signer | null): Promise<DigestRecord | null> {
   if (commit.written.length === 0 && commit.removed.length === 0) return null;
   for (let attempt = 1; ; attempt++) {
-    const head = await readHead(storage);
+    let head: ChainHead | null;
+    try {
+      head = await readHead(storage);
+    } catch (e) {
+      // A digest another writer is storing right now can read as incomplete on a store whose writes are
+      // not atomic to readers (s3rver; S3 itself is): try again shortly, and fail naming it if it stays so.
+      if (attempt >= APPEND_ATTEMPTS)
+        throw new Error(`${storage.url}: the digest chain's head cannot be read: ${(e as Error).message}`, { cause: e });
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+      continue;
+    }
     const record: DigestRecord = {
       format: DIGEST_FORMAT,
       seq: (head?.record.seq ?? 0) + 1,
