@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +167,47 @@ describe('fault campaign: file ingest', () => {
     expect(await multiset(lake)).toBe(clean);
     await nothingPending(lake);
   }, 300_000);
+
+  /** Mounts a tmpfs of `kb` KiB at `path` (root only); false where mounting is not allowed. */
+  function mountTmpfs(path: string, kb: number, remount = false): boolean {
+    try {
+      execFileSync('mount', remount ? ['-o', `remount,size=${kb}k`, path] : ['-t', 'tmpfs', '-o', `size=${kb}k`, 'tmpfs', path], {
+        stdio: 'ignore',
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it.each([256, 1024, 1536])(
+    'a real full disk (the lake on a %i KiB tmpfs): no input half-visible, the re-run on a larger disk completes',
+    async (kb) => {
+      const lake = join(dir, `tmpfs-${kb}`);
+      await mkdir(lake);
+      if (!mountTmpfs(lake, kb)) return; // not root, or no mount permission: the injected ENOSPC case stands in
+      try {
+        const full = await ingest(inputs, lake, '0.5');
+        if (full.code === 0) return; // everything fit
+        expect(full.code, full.err).toBe(1);
+        const summary = JSON.parse(full.out);
+        const failed = summary.inputs.filter((i: { error: string | null }) => i.error);
+        expect(failed.length).toBeGreaterThan(0);
+        for (const f of failed) expect(f.error).toMatch(/ENOSPC|No space left|not enough space|disk is full/i);
+        // What the summary calls written is exactly what the lake shows; nothing of a failed input is visible.
+        const { rows } = await queryLake(lake, 'SELECT count(*) AS n FROM audit_events');
+        expect(Number((rows[0] as { n: string }).n)).toBe(summary.events);
+        expect(mountTmpfs(lake, 256 * 1024, true)).toBe(true);
+        const rerun = await ingest(inputs, lake, '2');
+        expect(rerun.code, rerun.err).toBe(0);
+        expect(await multiset(lake)).toBe(clean);
+        await nothingPending(lake);
+      } finally {
+        execFileSync('umount', [lake], { stdio: 'ignore' });
+      }
+    },
+    300_000,
+  );
 
   it('SIGTERM: stops reading, rolls the current input back, prints the JSON summary, exits 143', async () => {
     const lake = await newLake();
