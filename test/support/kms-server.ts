@@ -42,6 +42,8 @@ export interface KmsServerOptions {
   port?: number;
   /** Region used in the ARNs of keys given by bare id; default `us-east-1`. */
   region?: string;
+  /** Called after each request is answered, with its operation (fault tests stop the server from here). */
+  onCall?: (operation: string) => void;
 }
 
 /** A running local KMS endpoint. */
@@ -260,6 +262,13 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
   const keys = await loadKeys(options.keyFile, options.region ?? 'us-east-1');
   const calls: Record<string, number> = {};
   const server = createServer((req, res) => {
+    if (options.onCall) {
+      const operation =
+        String(req.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
+      res.once('finish', () => options.onCall?.(operation));
+    }
     handle(keys, calls, req, res).catch((err: Error) => reply(res, 500, { __type: 'KMSInternalException', message: err.message }));
   });
   await new Promise<void>((resolve, reject) => {

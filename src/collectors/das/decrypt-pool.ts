@@ -81,7 +81,6 @@ export class DecryptPool {
   private spawn(): PoolWorker {
     const thread = new Worker(this.entry.script, { eval: this.entry.eval });
     const worker: PoolWorker = { thread, inFlight: new Map(), done: 0 };
-    thread.unref();
     thread.on('message', (reply: DecryptReply) => {
       const pending = worker.inFlight.get(reply.id);
       if (!pending) return;
@@ -101,6 +100,9 @@ export class DecryptPool {
     };
     thread.on('error', (err) => fail(new Error(`DAS decryption worker failed: ${err.message}`, { cause: err })));
     thread.on('exit', (code) => fail(new Error(`DAS decryption worker exited with code ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again, and an idle pool
+    // must never keep a finished process alive.
+    thread.unref();
     return worker;
   }
 
