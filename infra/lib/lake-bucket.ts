@@ -69,7 +69,10 @@ export class LakeBucket extends Construct {
         noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays),
         abortIncompleteMultipartUploadAfter: Duration.days(1),
       },
-      { id: 'staging-leftovers', prefix: `${this.prefix}/_state/tmp/`, expiration: Duration.days(1) },
+      // Files of units that never committed (a writer killed before its commit record). The next writer of the
+      // lake removes them an hour after their owner is gone; this catches a lake nobody writes again. Two days
+      // outlast any live unit (a Lambda's is minutes; an ingest's, hours at most).
+      { id: 'uncommitted-units', prefix: `${this.prefix}/_state/pending/`, expiration: Duration.days(2) },
       { id: 'athena-results', prefix: ATHENA_RESULTS_PREFIX, expiration: Duration.days(30) },
     ];
     if (props.tieringAfterDays !== undefined) {

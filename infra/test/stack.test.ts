@@ -77,7 +77,7 @@ describe('lake bucket', () => {
             NoncurrentVersionExpiration: { NoncurrentDays: 30 },
             AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
           }),
-          Match.objectLike({ Prefix: 'auditlake/_state/tmp/', ExpirationInDays: 1 }),
+          Match.objectLike({ Prefix: 'auditlake/_state/pending/', ExpirationInDays: 2 }),
         ]),
       },
     });

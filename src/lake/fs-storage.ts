@@ -134,4 +134,7 @@ export class FsStorage implements Storage {
     await mkdir(dir, { recursive: true });
     return dir;
   }
+
+  /** Nothing to release: staging lives inside the lake, and the next writer holding the lock clears what a killed one left. */
+  async close(): Promise<void> {}
 }

@@ -303,9 +303,15 @@ export class S3Storage implements Storage {
     return null;
   }
 
-  /** A private temporary directory, made once per storage. */
+  /** A private temporary directory, made once per storage and removed by {@link close}. */
   stagingDir(): Promise<string> {
     this.staging ??= mkdtemp(join(tmpdir(), 'auditlake-s3-'));
     return this.staging;
+  }
+
+  async close(): Promise<void> {
+    const staging = this.staging;
+    this.staging = null;
+    if (staging) await rm(await staging, { recursive: true, force: true });
   }
 }

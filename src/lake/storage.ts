@@ -29,6 +29,11 @@ export interface Storage {
   localPath(key: string): string | null;
   /** A local directory for staging files before they are stored (on the same filesystem when local). */
   stagingDir(): Promise<string>;
+  /**
+   * Releases what the storage holds on this machine (an S3 lake's private staging folder, with any
+   * DuckDB spill files in it). Whoever opened the storage closes it, after the writers using it.
+   */
+  close(): Promise<void>;
 }
 
 /** One stored object as listed. */

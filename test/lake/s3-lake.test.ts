@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { queryLake } from '../../src/cli/commands/query.js';
@@ -83,6 +85,26 @@ describe('S3 lake and S3 inputs (s3rver)', () => {
     expect(copies.length).toBe(keys.filter((k) => !k.startsWith('_state/')).length);
     for (const w of writes) expect(w.headers['x-amz-server-side-encryption'], w.url).toBe('AES256');
   });
+
+  it('leaves no staging folder behind in the temp directory (ingest and compact of an S3 lake)', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'auditlake-s3-tmp-'));
+    try {
+      for (const args of [
+        ['ingest', CSV, '--out', 's3://lake/t-tmp'],
+        ['compact', '--lake', 's3://lake/t-tmp'],
+      ]) {
+        const code = await new Promise<number | null>((resolve) => {
+          const child = spawn(process.execPath, ['bin/auditlake.js', ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore' });
+          child.on('exit', resolve);
+        });
+        expect(code).toBe(0);
+        // (tsx, the development launcher, keeps its own cache there.)
+        expect((await readdir(tmp)).filter((name) => name.startsWith('auditlake-'))).toEqual([]);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('says clearly that querying S3 in place needs httpfs, and what to do instead', async () => {
     await ingestJson(CSV, '--out', 's3://lake/t-query');

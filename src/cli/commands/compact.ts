@@ -87,6 +87,7 @@ export const compactCommand: Command = {
     } finally {
       progress.done();
       await lock.release();
+      await storage.close();
     }
     io.out(values.json ? `${JSON.stringify(summary)}\n` : formatCompaction(summary));
     return EXIT.ok;

@@ -295,6 +295,7 @@ export const ingestCommand: Command = {
     } finally {
       removeSignals();
       await lake.close();
+      await storage.close();
     }
   },
 };

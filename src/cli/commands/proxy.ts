@@ -162,6 +162,7 @@ export const proxyCommand: Command = {
       removeSignals();
       await writer?.close();
       await lake?.close();
+      await storage?.close();
     }
     logJson(io.out, result.error ? 'error' : 'info', 'stopped', {
       ...(result.totals ?? {}),
