@@ -12,7 +12,7 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type LakeBucket, prefixAccess } from './lake-bucket.js';
+import type { LakeBucket } from './lake-bucket.js';
 
 /** The handlers `npm run build:lambda` bundles, each in `dist/lambda/<name>/`. */
 export type HandlerName = 'kinesis-das' | 'cloudwatch-logs' | 's3-objects';
@@ -150,7 +150,8 @@ export class IngestFunctions extends Construct {
     role.addToPolicy(
       new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
     );
-    for (const s of prefixAccess(this.props.lake.bucket.bucketArn, this.props.lake.prefix, true)) role.addToPolicy(s);
+    const source = name === 'kinesis-das' ? 'das' : 'pgaudit';
+    for (const s of this.props.lake.writerStatements(source, { s3Inputs: name === 's3-objects' })) role.addToPolicy(s);
     this.props.lake.grantSigning(role);
     role.addToPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.props.alerts.topicArn] }));
     const sizing = SIZING[name];

@@ -132,6 +132,63 @@ export class LakeBucket extends Construct {
   accessStatements(write: boolean): iam.PolicyStatement[] {
     return prefixAccess(this.bucket.bucketArn, this.prefix, write);
   }
+
+  /** What a writer of one source may do in the lake, and no more: see {@link writerAccess}. */
+  writerStatements(source: LakeSource, extra: WriterExtras = {}): iam.PolicyStatement[] {
+    return writerAccess(this.bucket.bucketArn, this.prefix, source, extra);
+  }
+}
+
+/** The sources a writer records (the lake's `source=` partitions). */
+export type LakeSource = 'pgaudit' | 'das' | 'proxy';
+
+/** State a particular writer also keeps. */
+export interface WriterExtras {
+  /** The S3-objects handler's record of the log objects it ingested (`_state/s3-inputs/`). */
+  s3Inputs?: boolean;
+  /** The proxy's hold on the lake (`_state/lock.json`). */
+  lock?: boolean;
+}
+
+/**
+ * Least privilege for a writer of one source (an ingest Lambda, the proxy task). It reads the lake (a unit
+ * compares its records with those already stored, recovery reads journals, the rules' catch-up queries the
+ * lake); it puts and deletes only its own source's files (events, quarantine, manifests, compacted-file
+ * indexes: a re-ingest replaces them) and a unit's pending files and journal; it puts alerts; it may only
+ * add digests, never delete them. Compaction of other sources, and any delete elsewhere, is not its to do.
+ */
+export function writerAccess(bucketArn: string, prefix: string, source: LakeSource, extra: WriterExtras = {}): iam.PolicyStatement[] {
+  const under = (path: string) => `${bucketArn}/${prefix}/${path}`;
+  const replaceable = [
+    under(`events/source=${source}/*`),
+    under(`_quarantine/source=${source}/*`),
+    under(`_state/manifests/source=${source}/*`),
+    under(`_state/compacted/events/source=${source}/*`),
+    under('_state/pending/*'),
+    under('_state/journal/*'),
+    ...(extra.s3Inputs ? [under('_state/s3-inputs/*')] : []),
+    ...(extra.lock ? [under('_state/lock.json')] : []),
+  ];
+  return [
+    new iam.PolicyStatement({
+      sid: 'ListLake',
+      actions: ['s3:ListBucket'],
+      resources: [bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${prefix}/*`, prefix] } },
+    }),
+    new iam.PolicyStatement({ sid: 'ReadLake', actions: ['s3:GetObject'], resources: [under('*')] }),
+    new iam.PolicyStatement({
+      sid: 'WriteOwnSource',
+      actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      resources: replaceable,
+    }),
+    new iam.PolicyStatement({
+      sid: 'AddAlertsAndDigests',
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+      resources: [under('alerts/*'), under('_state/digests/*'), under('_state/digest-head.json')],
+    }),
+    new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: WRITER_DENIED_ACTIONS, resources: [bucketArn, `${bucketArn}/*`] }),
+  ];
 }
 
 /** Read (and optionally write) access to the objects under a prefix of a bucket, and listing only that prefix. */

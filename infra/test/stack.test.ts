@@ -173,16 +173,49 @@ describe('IAM', () => {
       ({ statement }) => statement.Effect === 'Allow' && actions(statement).some((a) => /^s3:(Get|Put|Delete)Object$/.test(a)),
     );
     expect(objectStatements.length).toBeGreaterThan(0);
+    const lake = `<${bucketRef()}.Arn>/auditlake/`;
     for (const { where, statement } of objectStatements) {
-      const resource = flat(statement.Resource);
-      const lake = `<${bucketRef()}.Arn>/auditlake/*`;
-      if (resource === lake) continue;
-      expect(resource, where).toBe('arn:<AWS::Partition>:s3:::my-pg-logs/rds/*');
+      const resources = [flat(statement.Resource)].flat() as string[];
+      if (resources.every((r) => r.startsWith(lake))) continue;
+      expect(resources, where).toEqual(['arn:<AWS::Partition>:s3:::my-pg-logs/rds/*']);
       expect(actions(statement)).toEqual(['s3:GetObject']);
     }
     for (const { statement } of allStatements().filter(({ statement }) => actions(statement).includes('s3:ListBucket'))) {
       expect(statement.Condition).toEqual({ StringLike: { 's3:prefix': ['auditlake/*', 'auditlake'] } });
     }
+  });
+});
+
+describe('least privilege on the lake', () => {
+  /** The S3 object statements allowed to the role whose logical id starts with `role`, as action -> resources under the lake. */
+  function lakeGrants(role: string): Map<string, string[]> {
+    const lake = `<${bucketRef()}.Arn>/auditlake/`;
+    const grants = new Map<string, string[]>();
+    for (const { where, statement } of allStatements()) {
+      if (!where.startsWith(role) || statement.Effect !== 'Allow') continue;
+      for (const action of actions(statement).filter((a) => /^s3:.*Object$/.test(a))) {
+        const resources = ([flat(statement.Resource)].flat() as string[]).filter((r) => r.startsWith(lake)).map((r) => r.slice(lake.length));
+        grants.set(action, [...(grants.get(action) ?? []), ...resources]);
+      }
+    }
+    return grants;
+  }
+
+  it.each([
+    ['IngestkinesisdasroleDefaultPolicy', 'das'],
+    ['IngestcloudwatchlogsroleDefaultPolicy', 'pgaudit'],
+    ['Ingests3objectsroleDefaultPolicy', 'pgaudit'],
+    ['ProxyTaskRoleDefaultPolicy', 'proxy'],
+  ])('%s reads the lake, replaces only %s files and unit state, and may only add digests', (role, source) => {
+    const grants = lakeGrants(role);
+    expect(grants.get('s3:GetObject')).toEqual(['*']);
+    const deletable = grants.get('s3:DeleteObject') ?? [];
+    expect(deletable).toContain(`events/source=${source}/*`);
+    for (const other of ['pgaudit', 'das', 'proxy'].filter((s) => s !== source))
+      expect(deletable.some((r) => r.includes(`source=${other}`))).toBe(false);
+    expect(deletable.some((r) => r === '*' || r.startsWith('_state/digests') || r.startsWith('alerts'))).toBe(false);
+    expect(grants.get('s3:PutObject')).toEqual(expect.arrayContaining(['_state/digests/*', 'alerts/*', '_state/pending/*']));
+    expect(grants.get('s3:PutObject')).not.toContain('*');
   });
 });
 

@@ -203,6 +203,11 @@ export interface UnitRecovery {
   rolledForward: number;
   /** Uncommitted units whose pending files were removed. */
   discarded: number;
+  /**
+   * Committed units this writer could not finish, with why: e.g. another source's unit, whose files this
+   * writer's role may not write (see `infra/`). They stay journaled for a writer that can; verify notes them.
+   */
+  unfinished: { unit_id: string; error: string }[];
 }
 
 /** True when a unit id's owner is certainly gone: this host, and its pid is not alive, or it is old. */
@@ -235,7 +240,7 @@ export function pidAlive(pid: number): boolean {
  * holding the lake lock, before it writes.
  */
 export async function recoverUnits(storage: Storage, hooks: readonly CommitHook[] = []): Promise<UnitRecovery> {
-  const result: UnitRecovery = { rolledForward: 0, discarded: 0 };
+  const result: UnitRecovery = { rolledForward: 0, discarded: 0, unfinished: [] };
   const now = Date.now();
   for (const key of await storage.list(JOURNAL_PREFIX)) {
     if (!key.endsWith('.json')) continue;
@@ -243,13 +248,19 @@ export async function recoverUnits(storage: Storage, hooks: readonly CommitHook[
     if (!body) continue;
     const journal = JSON.parse(body.toString('utf8')) as UnitJournal;
     if (!ownerGone(journal.commit.unit_id, now)) continue;
-    await rollForward(storage, journal, hooks);
-    result.rolledForward++;
+    try {
+      await rollForward(storage, journal, hooks);
+      result.rolledForward++;
+    } catch (e) {
+      result.unfinished.push({ unit_id: journal.commit.unit_id, error: (e as Error).message });
+    }
   }
+  // A committed unit's pending files are its data until its roll forward is done: never discarded.
+  const journaled = new Set((await storage.list(JOURNAL_PREFIX)).map((key) => key.slice(JOURNAL_PREFIX.length).replace(/\.json$/, '')));
   const units = new Set<string>();
   for (const key of await storage.list(PENDING_PREFIX)) {
     const unitId = key.slice(PENDING_PREFIX.length).split('/')[0];
-    if (!ownerGone(unitId, now)) continue;
+    if (journaled.has(unitId) || !ownerGone(unitId, now)) continue;
     await storage.delete(key);
     units.add(unitId);
   }

@@ -212,3 +212,52 @@ describe('lake lock', () => {
     await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLakeLock>>>).value.release();
   });
 });
+
+describe('recovery of units another writer left', () => {
+  let lake: Awaited<ReturnType<typeof tempLake>>;
+  beforeEach(async () => {
+    lake = await tempLake();
+  });
+  afterEach(() => lake.cleanup());
+
+  /** A storage that may not write another source's files, as a scoped writer role (see `infra/`). */
+  class ScopedStorage extends FsStorage {
+    override async rename(from: string, to: string): Promise<boolean> {
+      if (to.includes('source=proxy')) throw new Error(`AccessDenied: ${to}`);
+      return super.rename(from, to);
+    }
+  }
+
+  it('leaves a unit it may not finish journaled, says why, and goes on writing its own', async () => {
+    // A committed unit of the proxy's, left by a writer gone long ago (its id is older than the stale limit).
+    const unitId = '20200101T000000-00000000-1-abcd1234';
+    const pending = `_state/pending/${unitId}/00000-a.parquet`;
+    const target = 'events/source=proxy/event_date=2020-01-01/part-pppppppppppppppppppp-0.parquet';
+    await lake.storage.putBytes(pending, 'not really parquet');
+    const journal = {
+      commit: { unit_id: unitId, kind: 'stream', committed_at: '2020-01-01T00:00:00.000Z', written: [], removed: [], rows: 0 },
+      moves: [{ from: pending, to: target }],
+      state: [],
+    };
+    await lake.storage.putBytes(`_state/journal/${unitId}.json`, JSON.stringify(journal));
+    const writer = await LakeWriter.open(new ScopedStorage(lake.dir), undefined, undefined, { lock: 'ingest' });
+    try {
+      expect(writer.recovered.unfinished).toEqual([{ unit_id: unitId, error: `AccessDenied: ${target}` }]);
+      expect(await lake.storage.list('_state/journal/')).toEqual([`_state/journal/${unitId}.json`]);
+      // Its pending file is the unit's, committed: kept for the writer that can finish it.
+      expect(await lake.storage.list('_state/pending/')).toEqual([pending]);
+      // Its own units still commit.
+      const { events } = await collectFile(CSV);
+      const { commit } = await writeUnit(writer, {
+        source: 'pgaudit',
+        name: 'own',
+        kind: 'ingest',
+        batches: [{ ...newBatch(), events, records: events.length }],
+        key: () => 'c'.repeat(20),
+      });
+      expect(commit?.rows).toBe(events.length);
+    } finally {
+      await writer.close();
+    }
+  });
+});
