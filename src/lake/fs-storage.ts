@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { makeDir } from './make-dir.js';
 import type { Storage, StoredObject } from './storage.js';
 
 /** Staging lives inside the lake so that storing a staged file is a rename on one filesystem. */
@@ -30,7 +31,7 @@ export class FsStorage implements Storage {
 
   async putFile(key: string, localPath: string): Promise<void> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true, mode: this.dirMode() });
+    await makeDir(dirname(target), this.dirMode());
     // Set before the file becomes visible under its name.
     await chmod(localPath, this.fileMode);
     try {
@@ -47,7 +48,7 @@ export class FsStorage implements Storage {
 
   async putBytes(key: string, body: Buffer | string): Promise<void> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true, mode: this.dirMode() });
+    await makeDir(dirname(target), this.dirMode());
     const temp = `${target}.${randomUUID()}.tmp`;
     await writeFile(temp, body, { mode: this.fileMode });
     await rename(temp, target);
@@ -109,7 +110,7 @@ export class FsStorage implements Storage {
   async rename(from: string, to: string): Promise<boolean> {
     const source = this.path(from);
     const target = this.path(to);
-    await mkdir(dirname(target), { recursive: true });
+    await makeDir(dirname(target));
     try {
       await rename(source, target);
     } catch (e) {
@@ -131,7 +132,7 @@ export class FsStorage implements Storage {
 
   async stagingDir(): Promise<string> {
     const dir = this.path(STAGING_KEY);
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     return dir;
   }
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FsStorage } from './fs-storage.js';
 import { STATE_PREFIX } from './layout.js';
+import { makeDir } from './make-dir.js';
 import { S3Storage } from './s3-storage.js';
 import type { Storage } from './storage.js';
 import { pidAlive } from './unit.js';
@@ -88,7 +89,7 @@ async function staleLocal(path: string, holder: LockHolder | null): Promise<bool
 
 async function acquireLocal(storage: FsStorage, command: string): Promise<LakeLock> {
   const path = join(storage.root, LOCK_KEY);
-  await mkdir(dirname(path), { recursive: true });
+  await makeDir(dirname(path));
   const holder = newHolder(command);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {

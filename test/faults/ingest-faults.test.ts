@@ -235,3 +235,24 @@ describe('fault campaign: file ingest', () => {
     await nothingPending(lake);
   }, 300_000);
 });
+
+describe('a lake on a read-only filesystem', () => {
+  it('fails naming EROFS, not a missing folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'auditlake-ro-'));
+    let mounted = false;
+    try {
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,ro', 'tmpfs', dir], { stdio: 'ignore' });
+        mounted = true;
+      } catch {
+        return; // not root, or no mount permission
+      }
+      const run = await ingest(FIXTURES.slice(0, 1), join(dir, 'lake'), '1');
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(/EROFS: read-only file system, mkdir/);
+    } finally {
+      if (mounted) execFileSync('umount', [dir], { stdio: 'ignore' });
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -94,7 +94,11 @@ describe('auditlake ingest --kinesis-stream', () => {
       await putAll(2);
       const more = await cli('ingest', '--kinesis-stream', STREAM_NAME, '--out', lake.dir, '--json');
       // Both deliveries repeat stored activities: none is an event written, every one a duplicate.
-      expect(JSON.parse(more.out)).toMatchObject({ records: 2 * ENVELOPES.length, events: 0, duplicate_events: 2 * EXPECTED.events.length });
+      expect(JSON.parse(more.out)).toMatchObject({
+        records: 2 * ENVELOPES.length,
+        events: 0,
+        duplicate_events: 2 * EXPECTED.events.length,
+      });
       // The same envelopes put again are the same activities (same session and statement ids): stored once.
       expect(await counts(lake.dir)).toEqual({ n: EXPECTED.events.length, distinct: EXPECTED.events.length });
     } finally {

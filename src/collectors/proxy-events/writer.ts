@@ -1,5 +1,6 @@
-import { type FileHandle, mkdir, open, rename } from 'node:fs/promises';
+import { type FileHandle, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDir } from '../../lake/make-dir.js';
 import type { Batch } from '../../schema/index.js';
 import { eventToJsonLine } from './format.js';
 
@@ -37,7 +38,7 @@ export async function openProxyEventsWriter(options: ProxyEventsWriterOptions): 
   const maxAgeMs = options.maxAgeMs ?? 10 * 60 * 1000;
   const prefix = options.prefix ?? 'proxy-events';
   const fileMode = options.fileMode ?? 0o600;
-  await mkdir(options.dir, { recursive: true, mode: fileMode | ((fileMode & 0o444) >> 2) });
+  await makeDir(options.dir, fileMode | ((fileMode & 0o444) >> 2));
   const files: string[] = [];
   let handle: FileHandle | null = null;
   let path = '';

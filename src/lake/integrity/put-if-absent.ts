@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, rm, writeFile } from 'node:fs/promises';
+import { link, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { FsStorage } from '../fs-storage.js';
+import { makeDir } from '../make-dir.js';
 import { S3Storage } from '../s3-storage.js';
 import type { Storage } from '../storage.js';
 
@@ -18,7 +19,7 @@ export async function putIfAbsent(storage: Storage, key: string, body: Buffer): 
   if (local !== null) {
     // A digest names the lake's files: it gets the mode the lake's own files get (0600 by default).
     const mode = storage instanceof FsStorage ? storage.fileMode : 0o600;
-    await mkdir(dirname(local), { recursive: true, mode: mode | ((mode & 0o444) >> 2) });
+    await makeDir(dirname(local), mode | ((mode & 0o444) >> 2));
     const temp = `${local}.${randomUUID()}.tmp`;
     await writeFile(temp, body, { mode });
     try {
