@@ -79,15 +79,15 @@ export async function ingestInput(
   if (typeof picked === 'string') {
     // Nothing of it can be read: the input is quarantined whole (its head, for a person to look at).
     stats.error = picked;
-    stats.records = 1;
-    stats.quarantined = 1;
-    const writer = lake.input('unknown', input.key, input.name);
-    await writer.write({
+    const whole: Batch = {
       events: [],
       rejected: [rejected(input.name, picked, scrubRaw(input.head.slice(0, 4096)))],
       skipped: {},
       records: 1,
-    });
+    };
+    countBatch(stats, whole, {});
+    const writer = lake.input('unknown', input.key, input.name);
+    await writer.write(whole);
     await writer.finish();
     return { stats, alerts };
   }
