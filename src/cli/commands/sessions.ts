@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { STATEMENT_KEY } from '../../reports/definitions.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { formatTable } from '../format-table.js';
+import { TZ_OPTION, timeZoneOption, tzHelp } from '../time-zone.js';
 import { queryLake } from './query.js';
 
 const HELP = `Usage: auditlake sessions --lake <dir> [--user U] [--since T] [--source S] [--limit N]
@@ -16,10 +17,12 @@ and DAS sessions use PostgreSQL's session id (%c), proxy sessions the proxy's.
 Options:
   --lake <dir>               lake root
   --user <name>              only sessions of this database user
-  --since <time>             only sessions active at or after this time (ISO-8601, e.g. 2024-05-01T10:00:00Z)
+  --since <time>             only sessions active at or after this time (ISO-8601, e.g. 2024-05-01T10:00:00Z;
+                             without an offset, the time is read in --tz's zone)
   --source <source>          pgaudit, das or proxy
   --limit <n>                sessions to list (default 100)
   --format table|json        output format (default table)
+${tzHelp(29)}
 `;
 
 /** Quotes a value for SQL. */
@@ -88,8 +91,10 @@ export const sessionsCommand: Command = {
         source: { type: 'string' },
         limit: { type: 'string', default: '100' },
         format: { type: 'string', default: 'table' },
+        ...TZ_OPTION,
       },
     });
+    const timeZone = timeZoneOption(values.tz);
     if (positionals.length > 1) throw new UsageError('give at most one session id');
     const limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit ${values.limit}: expected a positive whole number`);
@@ -98,7 +103,7 @@ export const sessionsCommand: Command = {
     const sql = positionals.length
       ? timelineSql(positionals[0])
       : sessionsSql({ user: values.user, since: values.since, source: values.source, limit });
-    const { columns, rows } = await queryLake(values.lake as string, sql);
+    const { columns, rows } = await queryLake(values.lake as string, sql, { timeZone });
     if (positionals.length && rows.length === 0) {
       io.err(`auditlake sessions: no events for session ${positionals[0]} in ${values.lake}\n`);
       return EXIT.failed;
