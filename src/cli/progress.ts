@@ -6,11 +6,16 @@ import type { Io } from './command.js';
 export interface Progress {
   /** Redraws the status line (at most four times a second; `force` redraws at once). */
   update(text: string, force?: boolean): void;
+  /**
+   * Erases the status line until the next update, so that output written to the same terminal (a
+   * command's stdout) does not land on it.
+   */
+  clear(): void;
   /** Clears the status line and, on a terminal, prints `summary` (what was done) as a final line. */
   done(summary?: string): void;
 }
 
-const QUIET: Progress = { update() {}, done() {} };
+const QUIET: Progress = { update() {}, clear() {}, done() {} };
 
 /**
  * Progress for any long command (compact, hunt, report, verify, query --out, ...): a status line redrawn
@@ -29,7 +34,7 @@ export function startProgress(io: Io, options: { json?: boolean; ticking?: boole
     shown = true;
     io.err(`\r${text} (${((performance.now() - started) / 1000).toFixed(0)} s)\x1b[K`);
   };
-  const timer = options.ticking ? setInterval(() => text && draw(), 1000) : undefined;
+  const timer = options.ticking ? setInterval(() => shown && text && draw(), 1000) : undefined;
   timer?.unref();
   return {
     update(next, force = false) {
@@ -39,9 +44,14 @@ export function startProgress(io: Io, options: { json?: boolean; ticking?: boole
       last = now;
       draw();
     },
+    clear() {
+      if (shown) io.err('\r\x1b[K');
+      shown = false;
+    },
     done(summary) {
       if (timer) clearInterval(timer);
       if (shown) io.err('\r\x1b[K');
+      shown = false;
       if (summary) io.err(`${summary.trimEnd()}\n`);
     },
   };

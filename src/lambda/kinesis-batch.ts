@@ -1,7 +1,7 @@
 import { DasTransientError, type DasUnit, kinesisEventUnits } from '../collectors/das/index.js';
 import { mapOrdered } from '../collectors/das/ordered.js';
 import { writeUnit as commitUnit } from '../pipeline/unit-stage.js';
-import { type Batch, idKey, newBatch, nowMicros, type Rejected } from '../schema/index.js';
+import { type Batch, idKey, mergeBatch, newBatch, nowMicros, type Rejected } from '../schema/index.js';
 import type { KinesisEventRecord, KinesisStreamEvent } from './events.js';
 import type { Runtime } from './runtime.js';
 
@@ -61,13 +61,6 @@ function itemOf(record: KinesisEventRecord, index: number, resourceId: string | 
 
 type Decoded = { ok: true; batch: Batch } | { ok: false; reason: string };
 
-function merge(into: Batch, piece: Batch): void {
-  into.records += piece.records;
-  for (const e of piece.events) into.events.push(e);
-  for (const r of piece.rejected) into.rejected.push(r);
-  for (const [reason, n] of Object.entries(piece.skipped)) into.skipped[reason] = (into.skipped[reason] ?? 0) + n;
-}
-
 /** Decodes a shard's items in order, up to the first transient failure; returns the batch and where it stopped. */
 async function decodeShard(items: Item[], rt: Runtime, ingestTime: number): Promise<{ batch: Batch; failedAt: number; reason: string }> {
   const batch = newBatch();
@@ -88,7 +81,7 @@ async function decodeShard(items: Item[], rt: Runtime, ingestTime: number): Prom
   let index = 0;
   for await (const decoded of mapOrdered(items, CONCURRENCY, decode)) {
     if (!decoded.ok) return { batch, failedAt: index, reason: decoded.reason };
-    merge(batch, decoded.batch);
+    mergeBatch(batch, decoded.batch);
     index++;
   }
   return { batch, failedAt: -1, reason: '' };

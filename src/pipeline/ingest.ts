@@ -110,13 +110,18 @@ export async function ingestInput(
     // Nothing of it can be read: the input is quarantined whole (its head, for a person to look at).
     await drain(input);
     stats.error = picked;
-    stats.records = 1;
-    stats.quarantined = 1;
+    const whole: Batch = {
+      events: [],
+      rejected: [rejected(input.name, picked, scrubRaw(input.head.slice(0, 4096)))],
+      skipped: {},
+      records: 1,
+    };
+    countBatch(stats, whole, {});
     const result = await writeUnit(lake, {
       source: 'unknown',
       name: input.name,
       kind: 'ingest',
-      batches: [{ events: [], rejected: [rejected(input.name, picked, scrubRaw(input.head.slice(0, 4096)))], skipped: {}, records: 1 }],
+      batches: [whole],
       key: () => contentKey(input.contentSha256()),
       contentSha256: () => input.contentSha256(),
     });

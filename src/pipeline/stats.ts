@@ -1,14 +1,47 @@
-import { type Batch, batchEventCount, type Source } from '../schema/index.js';
+import { type Batch, batchEventCount, recordOutcomesOf, type Source } from '../schema/index.js';
 import type { RulesReport } from './rules-stage.js';
+
+/**
+ * What became of what was read, in one unit (records or events): `written + quarantined + skipped = read`.
+ * Records and events differ where one record holds several events (a DAS record holds a list of activity
+ * events, heartbeats among them). At the event level a record quarantined whole counts as one (its events
+ * cannot be read), and so does a record skipped whole (a server log line).
+ */
+export interface Outcomes {
+  read: number;
+  written: number;
+  quarantined: number;
+  skipped: number;
+}
+
+/** Zero counts. */
+export function noOutcomes(): Outcomes {
+  return { read: 0, written: 0, quarantined: 0, skipped: 0 };
+}
+
+function addOutcomes(into: Outcomes, add: Outcomes): void {
+  into.read += add.read;
+  into.written += add.written;
+  into.quarantined += add.quarantined;
+  into.skipped += add.skipped;
+}
 
 /** What happened to one input. */
 export interface InputStats {
   input: string;
   format: string | null;
+  /** Records read (= `record_counts.read`). */
   records: number;
+  /** Events written (= `event_counts.written`). */
   events: number;
+  /** Events (and records rejected whole) quarantined (= `event_counts.quarantined`). */
   quarantined: number;
+  /** Events (and records) skipped on purpose, by reason; they add up to `event_counts.skipped`. */
   skipped: Record<string, number>;
+  /** Records read, and how many gave written events, were quarantined or were skipped. */
+  record_counts: Outcomes;
+  /** Events read, and how many were written, quarantined or skipped. */
+  event_counts: Outcomes;
   files: number;
   /** Why the input could not be read at all, when it could not. */
   error: string | null;
@@ -27,12 +60,20 @@ export interface InputStats {
 /** The whole run, as printed by `auditlake ingest` (and as one JSON object with `--json`). */
 export interface RunSummary {
   inputs: InputStats[];
+  /** Records read (= `record_counts.read`). */
   records: number;
+  /** Events written (= `event_counts.written`). */
   events: number;
   /** Events by source and event class. */
   events_by_source: Record<string, Record<string, number>>;
+  /** Events (and records rejected whole) quarantined (= `event_counts.quarantined`). */
   quarantined: number;
+  /** Skipped on purpose, by reason (they add up to `event_counts.skipped`). */
   skipped: Record<string, number>;
+  /** Records: read = written (gave at least one written event) + quarantined + skipped. */
+  record_counts: Outcomes;
+  /** Events: read = written + quarantined + skipped. */
+  event_counts: Outcomes;
   files_written: number;
   failed_inputs: number;
   alerts: number;
@@ -53,15 +94,39 @@ export interface RunSummary {
 
 /** A fresh per-input record. */
 export function newInputStats(input: string): InputStats {
-  return { input, format: null, records: 0, events: 0, quarantined: 0, skipped: {}, files: 0, error: null };
+  return {
+    input,
+    format: null,
+    records: 0,
+    events: 0,
+    quarantined: 0,
+    skipped: {},
+    record_counts: noOutcomes(),
+    event_counts: noOutcomes(),
+    files: 0,
+    error: null,
+  };
 }
 
 /** Adds a batch's counts to an input's. */
 export function countBatch(stats: InputStats, batch: Batch, bySource: Record<string, Record<string, number>>): void {
+  const events = batchEventCount(batch);
+  let skipped = 0;
+  for (const [reason, n] of Object.entries(batch.skipped)) {
+    stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
+    skipped += n;
+  }
   stats.records += batch.records;
-  stats.events += batchEventCount(batch);
+  stats.events += events;
   stats.quarantined += batch.rejected.length;
-  for (const [reason, n] of Object.entries(batch.skipped)) stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
+  const records = recordOutcomesOf(batch);
+  addOutcomes(stats.record_counts, { read: batch.records, ...records });
+  addOutcomes(stats.event_counts, {
+    read: events + batch.rejected.length + skipped,
+    written: events,
+    quarantined: batch.rejected.length,
+    skipped,
+  });
   if (batch.encoded) {
     // Encoded on a worker: the events may not have crossed, their counts did.
     for (const [source, classes] of Object.entries(batch.encoded.classes)) {
@@ -80,7 +145,13 @@ export function countBatch(stats: InputStats, batch: Batch, bySource: Record<str
 /** Totals over the inputs. */
 export function summarize(inputs: InputStats[], bySource: Record<string, Record<string, number>>, started: number, alerts = 0): RunSummary {
   const skipped: Record<string, number> = {};
-  for (const i of inputs) for (const [r, n] of Object.entries(i.skipped)) skipped[r] = (skipped[r] ?? 0) + n;
+  const recordCounts = noOutcomes();
+  const eventCounts = noOutcomes();
+  for (const i of inputs) {
+    for (const [r, n] of Object.entries(i.skipped)) skipped[r] = (skipped[r] ?? 0) + n;
+    addOutcomes(recordCounts, i.record_counts);
+    addOutcomes(eventCounts, i.event_counts);
+  }
   return {
     inputs,
     records: inputs.reduce((n, i) => n + i.records, 0),
@@ -88,6 +159,8 @@ export function summarize(inputs: InputStats[], bySource: Record<string, Record<
     events_by_source: bySource,
     quarantined: inputs.reduce((n, i) => n + i.quarantined, 0),
     skipped,
+    record_counts: recordCounts,
+    event_counts: eventCounts,
     files_written: inputs.reduce((n, i) => n + i.files, 0),
     failed_inputs: inputs.filter((i) => i.error !== null).length,
     empty_inputs: inputs.filter((i) => i.empty).length,

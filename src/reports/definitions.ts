@@ -57,6 +57,17 @@ export function sqlLiteral(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
+/**
+ * One key per statement, in both engines: the session and pgAudit's statement id. pgAudit writes several
+ * lines for one statement: a SESSION line and an OBJECT line when `pgaudit.role` audits the table, one
+ * line per relation with `pgaudit.log_relation`, and one per substatement (the statements a function or
+ * DO block runs; same statement id, rising substatement id). Counting distinct keys counts each
+ * statement the client sent once. Events of the other sources, and pgAudit lines without a statement id
+ * or session, are each their own statement (their event id).
+ */
+export const STATEMENT_KEY = `CASE WHEN audit_type IS NOT NULL AND statement_id IS NOT NULL AND session_id IS NOT NULL
+    THEN concat(session_id, '/', CAST(statement_id AS VARCHAR)) ELSE event_id END`;
+
 /** Commands that change roles or privileges, whatever class a source gave them. */
 const ROLE_COMMANDS = ['GRANT', 'REVOKE', 'CREATE ROLE', 'ALTER ROLE', 'DROP ROLE', 'CREATE USER', 'ALTER USER', 'DROP USER'];
 
@@ -157,15 +168,16 @@ ORDER BY event_time, event_id`,
   {
     name: 'privileged-sessions',
     title: 'Sessions of privileged users',
-    description: 'Sessions of the privileged users (a configurable list): when, from where, and how many statements of each kind.',
+    description:
+      'Sessions of the privileged users (a configurable list): when, from where, and how many statements of each kind (each statement once, however many audit lines pgAudit wrote for it).',
     sql: (_engine, s) => {
       const users = s.privilegedUsers.length > 0 ? s.privilegedUsers.map(sqlLiteral).join(', ') : 'NULL';
       return `SELECT session_id, db_user, max(client_addr) AS client_addr, max(application_name) AS application_name,
        min(event_time) AS session_start, max(event_time) AS last_activity,
-       count(CASE WHEN event_class NOT IN ('CONNECT', 'DISCONNECT', 'AUTH_FAILURE') THEN 1 END) AS statements,
-       count(CASE WHEN event_class = 'READ' THEN 1 END) AS reads,
-       count(CASE WHEN event_class = 'WRITE' THEN 1 END) AS writes,
-       count(CASE WHEN event_class IN ('DDL', 'ROLE') THEN 1 END) AS ddl_role_changes,
+       count(DISTINCT CASE WHEN event_class NOT IN ('CONNECT', 'DISCONNECT', 'AUTH_FAILURE') THEN ${STATEMENT_KEY} END) AS statements,
+       count(DISTINCT CASE WHEN event_class = 'READ' THEN ${STATEMENT_KEY} END) AS reads,
+       count(DISTINCT CASE WHEN event_class = 'WRITE' THEN ${STATEMENT_KEY} END) AS writes,
+       count(DISTINCT CASE WHEN event_class IN ('DDL', 'ROLE') THEN ${STATEMENT_KEY} END) AS ddl_role_changes,
        count(CASE WHEN success = false THEN 1 END) AS failures,
        source
 FROM audit_events

@@ -42,10 +42,14 @@ export interface HtmlReportOptions {
   lakeName: string;
   /** When the report was made (shown in UTC). */
   generatedAt: Date;
+  /** The zone the tables print times in (default UTC); days and hours are UTC whatever it is. */
+  timeZone?: string;
+  /** Called as each report starts (`index` from 0), for progress. */
+  onReport?(name: string, index: number, count: number): void;
 }
 
 async function collect(connection: DuckDBConnection, name: string, options: HtmlReportOptions, limit = Infinity): Promise<PlainRow[]> {
-  const stream = await runReport(connection, findReport(name)!, options.period, options.settings);
+  const stream = await runReport(connection, findReport(name)!, options.period, options.settings, options.timeZone);
   const rows: PlainRow[] = [];
   for await (const batch of stream.batches) {
     rows.push(...batch.slice(0, limit - rows.length));
@@ -79,8 +83,8 @@ function charts(summary: PlainRow[], topUsers: PlainRow[]): string {
 <figure>${topUsersChart(users)}<figcaption>The ${users.length} users with the most events.</figcaption></figure>`;
 }
 
-/** Writes the whole document to `sink`. */
-export async function writeHtmlReport(connection: DuckDBConnection, options: HtmlReportOptions, sink: TextSink): Promise<void> {
+/** Writes the whole document to `sink`; returns the number of table rows written. */
+export async function writeHtmlReport(connection: DuckDBConnection, options: HtmlReportOptions, sink: TextSink): Promise<number> {
   const days = await daysWithEvents(connection, options.period);
   const summary = await collect(connection, 'summary', options);
   const failed = await collect(connection, 'failed-logins', options);
@@ -92,13 +96,15 @@ export async function writeHtmlReport(connection: DuckDBConnection, options: Htm
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
 <body>
 <h1>Database audit report</h1>
-<p class="meta">Period: <strong data-period>${escapeHtml(period)}</strong> (UTC days, inclusive) · Lake: ${escapeHtml(options.lakeName)} · Generated ${escapeHtml(options.generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC by auditlake</p>
+<p class="meta">Period: <strong data-period>${escapeHtml(period)}</strong> (UTC days, inclusive) · Lake: ${escapeHtml(options.lakeName)} · Generated ${escapeHtml(options.generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC by auditlake${options.timeZone && options.timeZone !== 'UTC' ? ` · Times in ${escapeHtml(options.timeZone)}` : ''}</p>
 <p class="meta">Privileged users: ${escapeHtml(s.privilegedUsers.join(', ') || '(none)')} · Failed-login burst: more than ${s.burstThreshold} in one clock hour · Large read: ${s.largeReadRows} rows or more</p>
 ${totals(summary, failed)}
 ${charts(summary, topUsers)}
 `);
-  for (const report of REPORTS) {
-    const stream = await runReport(connection, report, options.period, options.settings);
+  let total = 0;
+  for (const [index, report] of REPORTS.entries()) {
+    options.onReport?.(report.name, index, REPORTS.length);
+    const stream = await runReport(connection, report, options.period, options.settings, options.timeZone);
     await sink.write(`<h2 id="${report.name}">${escapeHtml(report.title)}</h2>
 <p class="desc">${escapeHtml(report.description)}</p>
 <table data-report="${report.name}"><thead><tr>${stream.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>
@@ -120,6 +126,8 @@ ${charts(summary, topUsers)}
       );
     }
     await sink.write(`</tbody></table>\n<p class="count" data-rows="${report.name}">${count} row${count === 1 ? '' : 's'}</p>\n`);
+    total += count;
   }
   await sink.write('</body></html>\n');
+  return total;
 }

@@ -11,7 +11,7 @@ import {
 import { openDuckDb } from '../lake/duckdb.js';
 import { createEventsView } from '../lake/query.js';
 import type { Storage } from '../lake/storage.js';
-import { formatMicros } from '../schema/index.js';
+import { formatMicrosInZone } from '../schema/index.js';
 
 /**
  * DuckDB over a lake for the commands that read it (reports, OCSF export): the `audit_events` view,
@@ -39,13 +39,18 @@ export async function openLakeSession(storage: Storage): Promise<DuckDBConnectio
   return connection;
 }
 
-/** A DuckDB value as plain JSON: timestamps as ISO text in UTC, BIGINTs as numbers, lists as arrays. */
-export function plainValue(value: DuckDBValue): unknown {
+/**
+ * A DuckDB value as plain JSON: timestamps as ISO text in UTC (or in `timeZone`, with its offset), BIGINTs
+ * as numbers, lists as arrays.
+ */
+export function plainValue(value: DuckDBValue, timeZone = 'UTC'): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
   if (typeof value === 'bigint') return Number(value);
-  if (value instanceof DuckDBTimestampTZValue || value instanceof DuckDBTimestampValue) return formatMicros(Number(value.micros));
+  if (value instanceof DuckDBTimestampTZValue) return formatMicrosInZone(Number(value.micros), timeZone);
+  // A plain TIMESTAMP (date_trunc of a TIMESTAMPTZ in a UTC session, as reports group by hour) is UTC wall time.
+  if (value instanceof DuckDBTimestampValue) return formatMicrosInZone(Number(value.micros), timeZone);
   if (value instanceof DuckDBDateValue) return value.toString();
-  if (value instanceof DuckDBListValue) return value.items.map(plainValue);
+  if (value instanceof DuckDBListValue) return value.items.map((v) => plainValue(v, timeZone));
   return String(value);
 }
 
@@ -55,13 +60,13 @@ export interface RowStream {
   batches: AsyncIterable<PlainRow[]>;
 }
 
-/** Runs a query with `?` parameters; rows are read as the consumer pulls them. */
-export async function streamRows(connection: DuckDBConnection, sql: string, params: string[] = []): Promise<RowStream> {
+/** Runs a query with `?` parameters; rows are read as the consumer pulls them, times in `timeZone`. */
+export async function streamRows(connection: DuckDBConnection, sql: string, params: string[] = [], timeZone = 'UTC'): Promise<RowStream> {
   const result = await connection.stream(sql, params);
   const columns = result.columnNames();
   async function* batches(): AsyncGenerator<PlainRow[]> {
     for await (const chunk of result.yieldRows()) {
-      yield chunk.map((values) => Object.fromEntries(values.map((v, i) => [columns[i], plainValue(v)])));
+      yield chunk.map((values) => Object.fromEntries(values.map((v, i) => [columns[i], plainValue(v, timeZone)])));
     }
   }
   return { columns, batches: batches() };

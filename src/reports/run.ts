@@ -34,14 +34,18 @@ export function periodParams(period: Period): [string, string] {
   return [period.since ?? '0001-01-01', period.until ?? '9999-12-31'];
 }
 
-/** Runs one report over the lake's `audit_events` view; rows stream as the consumer reads them. */
+/**
+ * Runs one report over the lake's `audit_events` view; rows stream as the consumer reads them, times
+ * printed in `timeZone` (the period and the report's hours and days stay UTC, as in Athena).
+ */
 export function runReport(
   connection: DuckDBConnection,
   report: ReportDefinition,
   period: Period,
   settings: ReportSettings,
+  timeZone = 'UTC',
 ): Promise<RowStream> {
-  return streamRows(connection, report.sql('duckdb', settings), periodParams(period));
+  return streamRows(connection, report.sql('duckdb', settings), periodParams(period), timeZone);
 }
 
 /** The first and last day that hold events within the period (null when none do). */

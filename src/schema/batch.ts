@@ -27,12 +27,55 @@ export interface Batch {
   /** Raw records consumed to make this batch (lines, log records, Kinesis records, wire messages). */
   records: number;
   /**
+   * How the records ended, for a collector whose records hold several events each (a DAS record holds a
+   * list of activity events). Absent when every record is one event (or one rejection, or one skip):
+   * then the records ended as their events did. See {@link recordOutcomesOf}.
+   */
+  recordOutcomes?: RecordOutcomes;
+  /**
    * The batch's events already encoded for the lake, when they were parsed on a worker thread: the
    * worker encodes where the events are, and only these bytes cross to the writing thread. `events`
    * then holds the same events only if a stage asked for them (observers); a stage that changes events
    * must not run on a batch that carries this form, or its changes would not reach the lake.
    */
   encoded?: EncodedEvents;
+}
+
+/**
+ * Where a batch's records went; the three add up to `records`. A record is `written` when at least one of
+ * its events was, `quarantined` when it was rejected whole or every event in it was, and `skipped` when
+ * it gave no event on purpose (a heartbeat-only record, a server log line).
+ */
+export interface RecordOutcomes {
+  written: number;
+  quarantined: number;
+  skipped: number;
+}
+
+/** The record outcomes of a batch: its own, or, when every record is one event, its event counts. */
+export function recordOutcomesOf(batch: Batch): RecordOutcomes {
+  if (batch.recordOutcomes) return batch.recordOutcomes;
+  let skipped = 0;
+  for (const n of Object.values(batch.skipped)) skipped += n;
+  return { written: batchEventCount(batch), quarantined: batch.rejected.length, skipped };
+}
+
+/** The outcome of a batch that holds exactly one record, however many events were in it. */
+export function oneRecordOutcome(piece: Batch): RecordOutcomes {
+  if (batchEventCount(piece) > 0) return { written: 1, quarantined: 0, skipped: 0 };
+  if (piece.rejected.length > 0) return { written: 0, quarantined: 1, skipped: 0 };
+  return { written: 0, quarantined: 0, skipped: 1 };
+}
+
+/** Appends `piece` (events, rejections, skips, records and their outcomes) to `into`. */
+export function mergeBatch(into: Batch, piece: Batch): void {
+  const a = recordOutcomesOf(into);
+  const b = recordOutcomesOf(piece);
+  into.recordOutcomes = { written: a.written + b.written, quarantined: a.quarantined + b.quarantined, skipped: a.skipped + b.skipped };
+  into.records += piece.records;
+  for (const e of piece.events) into.events.push(e);
+  for (const r of piece.rejected) into.rejected.push(r);
+  for (const [reason, n] of Object.entries(piece.skipped)) into.skipped[reason] = (into.skipped[reason] ?? 0) + n;
 }
 
 /** Events as staged rows for the lake, by `event_date` partition (see `src/lake/staging-row.ts`). */

@@ -48,6 +48,47 @@ export function formatMicros(micros: number): string {
   return `${iso.slice(0, 23)}${sub}Z`;
 }
 
+/** Wall-clock parts of an instant in a zone, cached per zone (Intl formatters are costly to build). */
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * `2024-05-01T04:15:02.123456-04:00`: ISO-8601 in the IANA zone `timeZone` with its offset at that instant
+ * (daylight saving included); {@link formatMicros} for `UTC`. The zone must be valid (see `Intl`).
+ */
+export function formatMicrosInZone(micros: number, timeZone: string): string {
+  if (timeZone === 'UTC') return formatMicros(micros);
+  let format = zoneFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    zoneFormats.set(timeZone, format);
+  }
+  const seconds = Math.floor(micros / 1_000_000);
+  const parts: Record<string, string> = {};
+  for (const p of format.formatToParts(new Date(seconds * 1000))) parts[p.type] = p.value;
+  const wall = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
+  const offset = Math.round((wall - seconds * 1000) / 60_000);
+  const sign = offset < 0 ? '-' : '+';
+  const hhmm = `${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+  const fraction = String(micros - seconds * 1_000_000).padStart(6, '0');
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}.${fraction}${sign}${hhmm}`;
+}
+
 /** UTC calendar date (YYYY-MM-DD) of a timestamp: the `event_date` partition. */
 export function utcDate(micros: number): string {
   return new Date(Math.floor(micros / 1000)).toISOString().slice(0, 10);

@@ -5,11 +5,13 @@ import { queryAlerts } from '../../pipeline/lake-alerts.js';
 import type { Alert } from '../../rules/alert-schema.js';
 import { alertToJson } from '../../rules/outputs/sink.js';
 import { compileRuleSql } from '../../rules/sql.js';
+import { formatMicrosInZone } from '../../schema/index.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { formatTable } from '../format-table.js';
 import { openLakeForReading } from '../lake-options.js';
 import { writeOut } from '../output.js';
 import { startProgress } from '../progress.js';
+import { TZ_OPTION, timeZoneOption, tzHelp } from '../time-zone.js';
 import { BUILTIN_RULES, loadRulesForCli } from './rules.js';
 
 const HELP = `Usage: auditlake hunt --lake <dir> [<rules dir or file>] [options]
@@ -25,8 +27,17 @@ Options:
   --since <time>           only events at or after this ISO-8601 time
   --until <time>           only events before this ISO-8601 time
   --format table|jsonl     output format (default: table)
+${tzHelp(27)}
   -h, --help               show this help
 `;
+
+/** An alert as JSON, its times in `timeZone` (ISO-8601 with the offset); `event_date` stays the UTC day. */
+function zonedAlert(alert: Alert, timeZone: string): Record<string, unknown> {
+  const json = alertToJson(alert);
+  if (timeZone === 'UTC') return json;
+  for (const key of ['alert_time', 'window_start', 'window_end'] as const) json[key] = formatMicrosInZone(alert[key], timeZone);
+  return json;
+}
 
 /** `auditlake hunt`. */
 export const huntCommand: Command = {
@@ -44,8 +55,10 @@ export const huntCommand: Command = {
         since: { type: 'string' },
         until: { type: 'string' },
         format: { type: 'string', default: 'table' },
+        ...TZ_OPTION,
       },
     });
+    const timeZone = timeZoneOption(values.tz);
     if (positionals.length > 1) throw new UsageError('give at most one rules path');
     if (values.format !== 'table' && values.format !== 'jsonl') throw new UsageError(`--format ${values.format}: expected table or jsonl`);
     for (const option of ['since', 'until'] as const) {
@@ -77,7 +90,7 @@ export const huntCommand: Command = {
       connection.closeSync();
     }
     alerts.sort((a, b) => a.alert_time - b.alert_time || a.alert_id.localeCompare(b.alert_id));
-    const rows = alerts.map(alertToJson);
+    const rows = alerts.map((a) => zonedAlert(a, timeZone));
     if (values.format === 'jsonl') for (const r of rows) await writeOut(io, `${JSON.stringify(r)}\n`);
     else {
       const columns = ['alert_time', 'severity', 'rule_id', 'group_key', 'event_count', 'title'];

@@ -37,7 +37,8 @@ run (same key and ETag, remembered in <out>/_state/s3-inputs/) are skipped and c
 Options:
   --out <dir>          lake root: a folder (created if missing) or s3://bucket/prefix
   --format <format>    ${knownFormats().join('|')} (default: auto, detected per input)
-  --json               print the run summary as one JSON object on stdout (on stderr with --alerts-jsonl -)
+  --json               print the run summary as one JSON object on stdout (on stderr with --alerts-jsonl -):
+                       record_counts and event_counts each hold read = written + quarantined + skipped
   --roll-mb <n>        roll a partition's Parquet file at about n MB of staged rows (default: ${DEFAULT_LAKE_WRITER.rollBytes / 1024 / 1024})
   --compression <c>    zstd|snappy (default: zstd)
   --sse-kms-key <id>   S3 lakes: encrypt with this KMS key (SSE-KMS; default: SSE-S3, AES256)
@@ -131,7 +132,15 @@ function plural(n: number, word: string): string {
 
 /** The human summary of a run. */
 export function formatSummary(s: RunSummary, out: string): string {
-  const lines = [`ingested ${plural(s.inputs.length, 'input')}: ${plural(s.records, 'record')} in ${(s.duration_ms / 1000).toFixed(1)} s`];
+  const n = (x: number) => x.toLocaleString('en-US');
+  const r = s.record_counts;
+  const e = s.event_counts;
+  // Both lines add up; they differ where one record holds several events (DAS).
+  const lines = [
+    `ingested ${plural(s.inputs.length, 'input')} in ${(s.duration_ms / 1000).toFixed(1)} s`,
+    `  records read: ${n(r.read)} = ${n(r.written)} with events written + ${n(r.quarantined)} quarantined + ${n(r.skipped)} skipped on purpose`,
+    `  events read:  ${n(e.read)} = ${n(e.written)} written + ${n(e.quarantined)} quarantined + ${n(e.skipped)} skipped on purpose`,
+  ];
   lines.push(`  events written: ${s.events.toLocaleString('en-US')}`);
   for (const [source, classes] of Object.entries(s.events_by_source)) {
     const parts = Object.entries(classes)
@@ -139,10 +148,10 @@ export function formatSummary(s: RunSummary, out: string): string {
       .map(([c, n]) => `${c} ${n.toLocaleString('en-US')}`);
     lines.push(`    ${source.padEnd(8)} ${parts.join(', ')}`);
   }
-  lines.push(`  quarantined: ${s.quarantined.toLocaleString('en-US')}${s.quarantined ? ` (see ${out}/_quarantine/)` : ''}`);
+  lines.push(`  events quarantined: ${n(s.quarantined)}${s.quarantined ? ` (see ${out}/_quarantine/)` : ''}`);
   const skipped = Object.entries(s.skipped);
   lines.push(
-    `  skipped on purpose: ${skipped.reduce((n, [, v]) => n + v, 0).toLocaleString('en-US')}${skipped.map(([r, n]) => `\n    ${n.toLocaleString('en-US')} ${r}`).join('')}`,
+    `  events skipped on purpose: ${n(skipped.reduce((sum, [, v]) => sum + v, 0))}${skipped.map(([reason, v]) => `\n    ${n(v)} ${reason}`).join('')}`,
   );
   if (s.duplicate_events)
     lines.push(`  already stored by another input (same record, stored once): ${s.duplicate_events.toLocaleString('en-US')}`);

@@ -16,6 +16,7 @@ import { csvLine, formatTable } from '../format-table.js';
 import { openLakeForReading } from '../lake-options.js';
 import { onOutputClosed, writeOut } from '../output.js';
 import { startProgress } from '../progress.js';
+import { TZ_OPTION, timeZoneOption, tzHelp } from '../time-zone.js';
 
 const DEFAULT_TABLE_ROWS = 1000;
 
@@ -25,7 +26,9 @@ const HELP = `Usage: auditlake query --lake <dir> [--format table|json|csv] [--m
 Runs SQL with DuckDB over the lake. The views audit_events and audit_alerts have the same names
 and columns as the Athena tables (schemas/athena/), so one SQL text runs in both.
 Partition columns source and event_date are text ('2024-05-01'); filter on them to read less.
-Timestamps print in UTC (e.g. 2024-05-01 08:00:00.0026+00), as Athena prints them.
+Timestamps print in UTC (e.g. 2024-05-01 08:00:00.0026+00), as Athena prints them, or with --tz in
+another zone (2024-05-01 10:00:00.0026+02 with --tz Europe/Berlin); the SQL then sees that zone too
+(date_trunc('day', event_time) cuts local days). event_date stays the UTC day.
 
 Results stream: csv and json are written by DuckDB's own CSV and JSON writers as rows are produced,
 in bounded memory however many there are (a million rows: well under 500 MB).
@@ -40,6 +43,7 @@ Options:
   --max-rows <n>            table: rows shown (default ${DEFAULT_TABLE_ROWS})
   --allow-external-access   let the SQL read and write other files and URLs (off: only the lake's
                             Parquet files are readable, and the DuckDB configuration is locked)
+${tzHelp(28)}
   -h, --help                show this help
 
 Example:
@@ -65,7 +69,7 @@ export type LockDown = (writable?: string[]) => Promise<void>;
 export async function withLake<T>(
   storage: Storage,
   use: (connection: DuckDBConnection, lockDown: LockDown) => Promise<T>,
-  options: { allowExternalAccess?: boolean } = {},
+  options: { allowExternalAccess?: boolean; timeZone?: string } = {},
 ): Promise<T> {
   const spill = await mkdtemp(join(tmpdir(), 'auditlake-query-'));
   const connection = await openDuckDb({ memoryLimit: QUERY_MEMORY, threads: 2, tempDirectory: spill });
@@ -73,6 +77,8 @@ export async function withLake<T>(
     const readable: string[] = [];
     await createEventsView(connection, storage, readable);
     await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS, readable);
+    // DuckDB's own text of a TIMESTAMPTZ (casts, the CSV and JSON writers) follows the session's zone.
+    if (options.timeZone && options.timeZone !== 'UTC') await connection.run(`SET TimeZone = ${sqlString(options.timeZone)}`);
     const lockDown: LockDown = async (writable = []) => {
       if (!options.allowExternalAccess) await restrictToLake(connection, [...readable, ...writable]);
     };
@@ -87,14 +93,14 @@ export async function withLake<T>(
 export async function queryLake(
   lake: string,
   sql: string,
-  options: { allowExternalAccess?: boolean } = {},
+  options: { allowExternalAccess?: boolean; timeZone?: string } = {},
 ): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
   const storage = await openLakeForReading(lake);
   return withLake(
     storage,
     async (connection, lockDown) => {
       await lockDown();
-      const reader = await connection.runAndReadAll(sql);
+      const reader = await connection.runAndReadAll(await zonedSql(connection, sql, options.timeZone));
       return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
     },
     options,
@@ -192,9 +198,16 @@ async function jsRows(connection: DuckDBConnection, sql: string, format: 'csv' |
 }
 
 /** A query's rows as a table of at most `maxRows` rows; every row is counted, the rest are not kept. */
-async function tableRows(connection: DuckDBConnection, sql: string, maxRows: number, io: Io, lockDown: LockDown): Promise<number> {
+async function tableRows(
+  connection: DuckDBConnection,
+  sql: string,
+  maxRows: number,
+  io: Io,
+  lockDown: LockDown,
+  timeZone: string,
+): Promise<number> {
   await lockDown();
-  const result = await connection.stream(sql);
+  const result = await connection.stream(await zonedSql(connection, sql, timeZone));
   const columns = result.columnNames();
   const shown: Record<string, unknown>[] = [];
   let count = 0;
@@ -206,6 +219,21 @@ async function tableRows(connection: DuckDBConnection, sql: string, maxRows: num
   const capped = `(${count.toLocaleString('en-US')} rows, first ${shown.length.toLocaleString('en-US')} shown: use --format csv|json or --out for all)\n`;
   await writeOut(io, count > shown.length ? table.replace(/\(\d+ rows?\)\n$/, capped) : table);
   return count;
+}
+
+/**
+ * The SQL with its TIMESTAMPTZ columns cast to text by DuckDB, in the session's zone with the offset of
+ * each instant (daylight saving included), for the rows this process converts itself (the client's own
+ * conversion knows only one fixed offset). Unchanged in UTC, or for a statement DESCRIBE cannot take.
+ */
+async function zonedSql(connection: DuckDBConnection, sql: string, timeZone: string | undefined): Promise<string> {
+  if (!timeZone || timeZone === 'UTC') return sql;
+  const columns = await describe(connection, sql);
+  if (!columns?.some((c) => c.type === 'TIMESTAMP WITH TIME ZONE')) return sql;
+  const select = columns.map(
+    (c, i) => `${c.type === 'TIMESTAMP WITH TIME ZONE' ? `CAST(#${i + 1} AS VARCHAR)` : `#${i + 1}`} AS "${c.name.replaceAll('"', '""')}"`,
+  );
+  return `SELECT ${select.join(', ')} FROM (${bareSql(sql)})`;
 }
 
 /** The SQL text as COPY's subquery takes it: without trailing semicolons. */
@@ -269,9 +297,11 @@ export const queryCommand: Command = {
         out: { type: 'string' },
         'max-rows': { type: 'string' },
         'allow-external-access': { type: 'boolean', default: false },
+        ...TZ_OPTION,
       },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one SQL text (quote it)');
+    const timeZone = timeZoneOption(values.tz);
     const out = values.out;
     const format = out ? exportFormat(out, values.format) : (values.format ?? 'table');
     if (!out && !['table', 'json', 'csv'].includes(format))
@@ -286,9 +316,9 @@ export const queryCommand: Command = {
         out
           ? copyRows(connection, sql, out, format as 'parquet' | 'csv' | 'json', io, lockDown)
           : format === 'table'
-            ? tableRows(connection, sql, maxRows, io, lockDown)
+            ? tableRows(connection, sql, maxRows, io, lockDown, timeZone)
             : copyToOutput(connection, sql, format as 'csv' | 'json', io, lockDown),
-      { allowExternalAccess: values['allow-external-access'] },
+      { allowExternalAccess: values['allow-external-access'], timeZone },
     );
     return EXIT.ok;
   },

@@ -7,13 +7,16 @@ import { type Period, resolveDay, runReport } from '../../reports/run.js';
 import { fileSink, OutputClosed, stdoutSink, type TextSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { openLakeForReading } from '../lake-options.js';
+import { startProgress } from '../progress.js';
+import { TZ_OPTION, timeZoneOption, tzHelp } from '../time-zone.js';
 
 const width = Math.max(...REPORTS.map((r) => r.name.length));
 const HELP = `Usage: auditlake report <name>|all --lake <dir|s3://bucket/prefix> [options]
 
 Compliance reports over the lake, for auditors and reviews. Each report is one SQL text that runs here
 with DuckDB and, unchanged but for its two period parameters, in Athena (the saved queries of the
-auditlake workgroup). Times are UTC.
+auditlake workgroup). Days and hours are UTC days and hours; times print in UTC unless --tz names
+a zone. On a terminal, progress shows on stderr (not with --format json).
 
 Reports:
 ${REPORTS.map((r) => `  ${r.name.padEnd(width)}  ${r.description}`).join('\n')}
@@ -28,6 +31,7 @@ Options:
   --privileged-user <name>     a privileged role for privileged-sessions; repeatable (default: postgres, rdsadmin)
   --burst-threshold <n>        a failed-login burst is more than n failures in an hour (default ${DEFAULT_REPORT_SETTINGS.burstThreshold})
   --large-read-rows <n>        reads of at least n rows count as data exports (default ${DEFAULT_REPORT_SETTINGS.largeReadRows})
+${tzHelp(31)}
   -h, --help                   show this help
 
 Examples:
@@ -70,8 +74,10 @@ export const reportCommand: Command = {
         'privileged-user': { type: 'string', multiple: true },
         'burst-threshold': { type: 'string' },
         'large-read-rows': { type: 'string' },
+        ...TZ_OPTION,
       },
     });
+    const timeZone = timeZoneOption(values.tz);
     if (positionals.length !== 1) throw new UsageError(`give one report name: ${REPORTS.map((r) => r.name).join(', ')} or all`);
     const name = positionals[0];
     const report = findReport(name);
@@ -93,21 +99,41 @@ export const reportCommand: Command = {
     const storage = await openLakeForReading(values.lake);
 
     const connection = await openLakeSession(storage);
-    const sink: TextSink = values.out ? fileSink(values.out) : stdoutSink(io);
+    const progress = startProgress(io, { json: format === 'json', ticking: true });
+    const file = values.out ? fileSink(values.out) : null;
+    // Rows written to a terminal's stdout must not land on the status line.
+    const out = stdoutSink(io);
+    const sink: TextSink = file ?? {
+      write(text) {
+        progress.clear();
+        return out.write(text);
+      },
+      close: () => out.close(),
+    };
+    const started = (r: string, i: number, n: number) => progress.update(`report ${i + 1}/${n} ${r}`, true);
+    let rows = 0;
     try {
       if (format === 'html') {
         if (name !== 'all') throw new UsageError('--format html is for report all');
-        await writeHtmlReport(connection, { period, settings, lakeName: storage.url, generatedAt: new Date() }, sink);
+        const options = { period, settings, lakeName: storage.url, generatedAt: new Date(), timeZone, onReport: started };
+        rows = await writeHtmlReport(connection, options, sink);
       } else {
-        for (const r of report ? [report] : REPORTS) {
+        const chosen = report ? [report] : REPORTS;
+        for (const [i, r] of chosen.entries()) {
+          started(r.name, i, chosen.length);
           if (!report) await sink.write(`\n== ${r.title} (${r.name}) ==\n`);
-          await writeRows(format as TextFormat, await runReport(connection, r, period, settings), sink);
+          rows += await writeRows(format as TextFormat, await runReport(connection, r, period, settings, timeZone), sink);
         }
       }
       await sink.close();
-      if (values.out) io.err(`auditlake report: wrote ${values.out}\n`);
+      const what = `${name === 'all' ? `${REPORTS.length} reports` : name}: ${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'}`;
+      if (values.out) {
+        progress.done();
+        io.err(`auditlake report: wrote ${values.out} (${what})\n`);
+      } else progress.done(`report ${what}`);
       return EXIT.ok;
     } catch (e) {
+      progress.done();
       if (e instanceof OutputClosed) return EXIT.ok;
       throw e;
     } finally {

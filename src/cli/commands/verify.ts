@@ -3,6 +3,7 @@ import { kmsPublicKey, type TrustedKey, trustedKeyFile } from '../../lake/integr
 import { type VerifyEvent, type VerifySummary, verifyLake } from '../../lake/integrity/verify.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
+import { startProgress } from '../progress.js';
 
 /** Exit code when verify finds anything: a modified, missing or unexpected file or a bad digest. */
 export const EXIT_FOUND = 3;
@@ -94,29 +95,26 @@ export const verifyCommand: Command = {
     const since = parseSince(values.since);
     const storage = openStorage(values.lake, '--lake');
     const trusted = await trustedKeys(values['public-key'] ?? [], values['kms-key'] ?? []);
-    let last = 0;
-    let shown = false;
-    const summary = await verifyLake(storage, {
-      since,
-      trusted,
-      onEvent(e) {
-        if (values.json) io.out(`${JSON.stringify(e)}\n`);
-        else if (values.verbose || e.type === 'digest' || e.status !== 'valid') {
-          if (shown) io.err('\r\x1b[K');
-          io.out(formatEvent(e));
-        }
-      },
-      onProgress: io.tty
-        ? ({ digests, files }) => {
-            const now = performance.now();
-            if (now - last < 250) return;
-            last = now;
-            shown = true;
-            io.err(`\rverify: ${digests.toLocaleString('en-US')} digests, ${files.toLocaleString('en-US')} files checked\x1b[K`);
+    const progress = startProgress(io, { json: values.json as boolean, ticking: true });
+    progress.update(`verify: reading the digest chain of ${storage.url}`, true);
+    let summary: VerifySummary;
+    try {
+      summary = await verifyLake(storage, {
+        since,
+        trusted,
+        onEvent(e) {
+          if (values.json) io.out(`${JSON.stringify(e)}\n`);
+          else if (values.verbose || e.type === 'digest' || e.status !== 'valid') {
+            progress.clear();
+            io.out(formatEvent(e));
           }
-        : undefined,
-    });
-    if (shown) io.err('\r\x1b[K');
+        },
+        onProgress: ({ digests, files }) =>
+          progress.update(`verify: ${digests.toLocaleString('en-US')} digests, ${files.toLocaleString('en-US')} files checked`),
+      });
+    } finally {
+      progress.done();
+    }
     const files = Object.values(summary.files).reduce((a, b) => a + b, 0);
     if (summary.digests === 0 && files === 0) throw new Error(`${storage.url}: no digests and no files: not a lake`);
     io.out(values.json ? `${JSON.stringify({ type: 'summary', ...summary })}\n` : formatVerifySummary(summary));

@@ -3,7 +3,7 @@
  * record's data, the envelope, per line) or an AWS Lambda Kinesis event, and decrypts them into batches.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { type Batch, idKey, newBatch, rejected } from '../../schema/index.js';
+import { type Batch, idKey, mergeBatch, newBatch, rejected } from '../../schema/index.js';
 import type { Collector, CollectorContext, CollectorInput } from '../contract.js';
 import { DataKeyCache } from './data-key-cache.js';
 import { type CachedKey, createDasDecoder, type DasDecoder, type DasUnit } from './decoder.js';
@@ -32,17 +32,10 @@ export interface DasCollectorDeps {
   cache?: DataKeyCache<CachedKey>;
 }
 
-function merge(into: Batch, piece: Batch): void {
-  into.records += piece.records;
-  for (const e of piece.events) into.events.push(e);
-  for (const r of piece.rejected) into.rejected.push(r);
-  for (const [reason, n] of Object.entries(piece.skipped)) into.skipped[reason] = (into.skipped[reason] ?? 0) + n;
-}
-
 async function* batchesOf(steps: AsyncIterable<DasUnit[] | Batch>, decoder: DasDecoder, ctx: CollectorContext): AsyncGenerator<Batch> {
   let batch = newBatch();
   for await (const step of steps) {
-    merge(batch, Array.isArray(step) ? await decoder.decodeUnits(step, ctx.ingestTime) : step);
+    mergeBatch(batch, Array.isArray(step) ? await decoder.decodeUnits(step, ctx.ingestTime) : step);
     if (batch.events.length >= ctx.batchSize) {
       yield batch;
       batch = newBatch();

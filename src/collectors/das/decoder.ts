@@ -8,7 +8,7 @@
  */
 
 import { KMSClient } from '@aws-sdk/client-kms';
-import { type Batch, idKey, MAX_REJECTED_RECORD, newBatch, rejected } from '../../schema/index.js';
+import { type Batch, idKey, MAX_REJECTED_RECORD, mergeBatch, newBatch, oneRecordOutcome, rejected } from '../../schema/index.js';
 import { DataKeyCache } from './data-key-cache.js';
 import { DasKeyMaterial, decryptActivity } from './decrypt.js';
 import { type DecryptPool, sharedDecryptPool } from './decrypt-pool.js';
@@ -125,17 +125,14 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     const reason = await decodeInto(unit, text, ingestTime, piece);
     // Kept whole, up to a Kinesis record's size, so a quarantined record can be decrypted again later.
     if (reason !== null) piece.rejected.push(rejected(unit.ref, reason, text, MAX_REJECTED_RECORD));
+    // One record, often several events: the record counts once, by what became of its events.
+    piece.recordOutcomes = oneRecordOutcome(piece);
     return piece;
   }
 
   async function decodeUnits(units: readonly DasUnit[], ingestTime: number): Promise<Batch> {
     const batch = newBatch();
-    for await (const piece of mapOrdered(units, concurrency, (unit) => decodeOne(unit, ingestTime))) {
-      batch.records += piece.records;
-      for (const e of piece.events) batch.events.push(e);
-      for (const r of piece.rejected) batch.rejected.push(r);
-      for (const [reason, n] of Object.entries(piece.skipped)) batch.skipped[reason] = (batch.skipped[reason] ?? 0) + n;
-    }
+    for await (const piece of mapOrdered(units, concurrency, (unit) => decodeOne(unit, ingestTime))) mergeBatch(batch, piece);
     return batch;
   }
 

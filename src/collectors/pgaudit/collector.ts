@@ -6,6 +6,7 @@ import { csvlogPieces } from './csvlog-pieces.js';
 import { CsvlogReader } from './csvlog-reader.js';
 import { jsonLineToRecord } from './jsonlog.js';
 import { type MapContext, mapLogRecord } from './map-record.js';
+import { SessionKeys } from './session-key.js';
 import { parsePrefixedLine, StderrReader } from './stderr.js';
 import { textChunks } from './text-chunks.js';
 
@@ -64,11 +65,14 @@ function readJsonlog(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Bat
 
 async function* readStderr(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
   const reader = new StderrReader<number>();
+  // The stderr prefix has no %c: sessions are keyed by pid and connection start.
+  const sessions = new SessionKeys();
   const emit = (item: ReturnType<StderrReader<number>['push']>) => {
     if (!item) return;
     const ref = `${input.name}:${item.ref}`;
     if (!item.ok) return b.reject(ref, item.reason, item.raw);
     if (item.invalidUtf8) return b.reject(ref, 'invalid UTF-8 in this record', item.raw);
+    sessions.assign(item.record);
     b.add(item.record, item.ref, ref, item.raw);
   };
   yield* eachLine(
@@ -114,6 +118,8 @@ async function* readCloudWatch(input: CollectorInput, b: BatchBuilder): AsyncGen
     });
   }
   let ordinal = 0;
+  // Sessions keyed by pid and connection start (no %c in the stderr prefix), per log stream (one instance).
+  const sessionsByStream = new Map<string, SessionKeys>();
   for (const { doc, ref, raw, error } of docs) {
     if (error !== undefined) {
       b.reject(ref, `CloudWatch payload is not JSON: ${error}`, raw);
@@ -132,10 +138,14 @@ async function* readCloudWatch(input: CollectorInput, b: BatchBuilder): AsyncGen
     const ids = rdsIdsFromLogGroup(payload.logGroup, payload.logStream);
     const ctx: MapContext = { ...b.ctx, ...ids };
     const reader = new StderrReader<{ ref: string; ordinal: number }>();
+    const stream = `${payload.logGroup}\u0000${payload.logStream}`;
+    const sessions = sessionsByStream.get(stream) ?? new SessionKeys();
+    sessionsByStream.set(stream, sessions);
     const emit = (item: ReturnType<typeof reader.push>) => {
       if (!item) return;
       if (!item.ok) return b.reject(item.ref.ref, item.reason, item.raw);
       b.batch.records++;
+      sessions.assign(item.record);
       const mapped = mapLogRecord(item.record, item.ref.ordinal, item.ref.ref, ctx);
       if ('event' in mapped) b.batch.events.push(mapped.event);
       else if ('skip' in mapped) skip(b.batch, mapped.skip);
