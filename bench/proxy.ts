@@ -1,10 +1,19 @@
 /**
- * Proxy overhead: `pgbench -S -c 8 -j 2 -T <secs>` straight to PostgreSQL, through the auditlake proxy,
- * and through pgbouncer (session pooling), in one run, interleaved. Prints TPS, average and p99 latency
- * (from pgbench's per-transaction log), CPU time per transaction of the proxy and of pgbouncer
- * (utime+stime from /proc/<pid>/stat), and the statements the proxy recorded against the transactions.
+ * Proxy overhead: `pgbench -S` straight to PostgreSQL, through a bare Node pipe (the floor of any Node
+ * proxy), through `auditlake proxy --out <lake>` (the real CLI, writing Parquet), and through pgbouncer
+ * (session pooling), in one run. For each protocol mode (`-M simple`, `-M extended`) and client count
+ * (`-c`), the targets run one after another, their order rotated every round so load changes on a shared
+ * machine hit all of them alike.
  *
- *   npx tsx bench/proxy.ts [--seconds 10] [--rounds 1]
+ * Per run: TPS, p50/p99 latency per statement (pgbench -S runs one statement per transaction; from its
+ * per-transaction log), CPU time per transaction of the proxy, pipe and pgbouncer process (utime+stime
+ * from /proc/<pid>/stat), and for the proxy the statements found in the lake against pgbench's
+ * transactions. A Node child's CPU counts from pgbench's start until the child has exited: the proxy's
+ * shutdown writes its last lake unit (default flush settings, as in production), so all of its
+ * recording work is counted, and nothing of its start-up.
+ *
+ *   npx tsx bench/proxy.ts [--mode simple,extended] [--clients 8,64] [--seconds 10] [--rounds 3]
+ *                          [--targets direct,pipe,proxy,pgbouncer] [--proxy-node-args "--cpu-prof ..."]
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,17 +22,41 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { startPgServer } from '../test/support/postgres.js';
 
 const run = promisify(execFile);
-const arg = (name: string, fallback: number) => {
+const argText = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
-const seconds = arg('seconds', 10);
-const rounds = arg('rounds', 1);
+const seconds = Number(argText('seconds', '10'));
+const rounds = Number(argText('rounds', '3'));
+const modes = argText('mode', 'simple,extended').split(',') as ('simple' | 'extended')[];
+const clientCounts = argText('clients', '8,64').split(',').map(Number);
+const targets = argText('targets', 'direct,pipe,proxy,pgbouncer').split(',') as Target[];
+const workers = Number(argText('workers', '2'));
+const proxyNodeArgs = argText('proxy-node-args', '').split(' ').filter(Boolean);
 const CLK_TCK = 100;
 const isRoot = process.getuid?.() === 0;
+const root = join(import.meta.dirname, '..');
+
+type Target = 'direct' | 'pipe' | 'memory' | 'proxy' | 'cluster' | 'pgbouncer';
+const LABEL: Record<Target, string> = {
+  direct: 'direct',
+  pipe: 'bare Node pipe',
+  memory: 'proxy, no lake',
+  proxy: 'auditlake proxy',
+  cluster: `proxy, ${Number(argText('workers', '2'))} processes`,
+  pgbouncer: 'pgbouncer (session)',
+};
+
+/** utime + stime of this process's exited, waited-for children, in seconds. */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+}
 
 /** utime + stime of a process, in seconds. */
 function cpuSeconds(pid: number): number {
@@ -42,38 +75,26 @@ function freePort(): Promise<number> {
   });
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 interface Result {
   tps: number;
   transactions: number;
-  avgMs: number;
+  p50Ms: number;
   p99Ms: number;
 }
 
-async function pgbench(port: number, logDir: string, tag: string, env: NodeJS.ProcessEnv): Promise<Result> {
+async function pgbench(port: number, mode: string, clients: number, logDir: string, tag: string, env: NodeJS.ProcessEnv): Promise<Result> {
   const prefix = join(logDir, tag);
-  const out = await run(
-    'pgbench',
-    [
-      '-S',
-      '-c',
-      '8',
-      '-j',
-      '2',
-      '-T',
-      String(seconds),
-      '-l',
-      `--log-prefix=${prefix}`,
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      'postgres',
-    ],
-    { env, cwd: logDir, maxBuffer: 1 << 24 },
-  );
+  const args = ['-S', '-M', mode, '-c', String(clients), '-j', '2', '-T', String(seconds), '-l', `--log-prefix=${prefix}`];
+  const out = await run('pgbench', [...args, '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'], {
+    env,
+    cwd: logDir,
+    maxBuffer: 1 << 24,
+  });
   const tps = Number(/tps = ([\d.]+)/.exec(out.stdout)?.[1]);
+  // On a loaded machine -c 64 may spend all of -T connecting: the run then counts as missing.
+  if (!(tps > 0)) console.error(`pgbench ${tag}: no transactions\n${out.stdout}${out.stderr}`);
   const transactions = Number(/actually processed: (\d+)/.exec(out.stdout)?.[1]);
   const latencies: number[] = [];
   for (const f of readdirSync(logDir).filter((n) => n.startsWith(`${tag}.`))) {
@@ -83,23 +104,38 @@ async function pgbench(port: number, logDir: string, tag: string, env: NodeJS.Pr
     }
     rmSync(join(logDir, f));
   }
-  latencies.sort((a, b) => a - b);
-  const avg = latencies.reduce((a, b) => a + b, 0) / latencies.length;
-  return { tps, transactions, avgMs: avg / 1000, p99Ms: latencies[Math.floor(latencies.length * 0.99)] / 1000 };
+  const sorted = Float64Array.from(latencies).sort();
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] / 1000;
+  return { tps, transactions, p50Ms: q(0.5), p99Ms: q(0.99) };
 }
 
+/** Starts a child and waits for the first stdout line matching `ready`, from which it takes the port. */
 async function startChild(
-  script: string,
-  upstream: string,
-): Promise<{ child: ChildProcess; port: number; done: Promise<{ events: number; statements: number }> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, script), upstream], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  cmd: string,
+  args: string[],
+  ready: (line: string) => number | null,
+): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
+  return new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      let port: number | null = null;
+      for (const l of lines) port ??= ready(l);
+      if (port !== null) {
+        clearInterval(poll);
+        resolve({ child, port, lines });
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`${cmd} ${args.join(' ')} exited ${code} before it listened`));
+    });
   });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  const { port } = JSON.parse(first.value as string);
-  const done = lines.next().then((r) => JSON.parse(r.value as string));
-  return { child, port, done };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
 async function startPgbouncer(dir: string, pgPort: number): Promise<{ child: ChildProcess; port: number; pid: number }> {
@@ -108,7 +144,7 @@ async function startPgbouncer(dir: string, pgPort: number): Promise<{ child: Chi
   writeFileSync(join(dir, 'userlist.txt'), '"postgres" "postgres"\n');
   writeFileSync(
     ini,
-    `[databases]\npostgres = host=127.0.0.1 port=${pgPort} dbname=postgres\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\nauth_type = trust\nauth_file = ${join(dir, 'userlist.txt')}\npool_mode = session\nmax_client_conn = 100\ndefault_pool_size = 20\nlogfile = ${join(dir, 'pgbouncer.log')}\npidfile = ${join(dir, 'pgbouncer.pid')}\n`,
+    `[databases]\npostgres = host=127.0.0.1 port=${pgPort} dbname=postgres\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\nauth_type = trust\nauth_file = ${join(dir, 'userlist.txt')}\npool_mode = session\nmax_client_conn = 200\ndefault_pool_size = 100\nserver_lifetime = 1\nserver_idle_timeout = 1\nlogfile = ${join(dir, 'pgbouncer.log')}\npidfile = ${join(dir, 'pgbouncer.pid')}\n`,
   );
   if (isRoot) {
     const uid = Number((await run('id', ['-u', 'postgres'])).stdout);
@@ -124,64 +160,214 @@ async function startPgbouncer(dir: string, pgPort: number): Promise<{ child: Chi
     } catch {
       // not written yet
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error('pgbouncer did not start');
 }
 
-const server = await startPgServer({ settings: { 'pgaudit.log': "'none'", log_connections: 'off', log_disconnections: 'off' } });
+/** Statements pgbench ran that the lake holds: the SELECTs on pgbench_accounts. */
+async function lakeStatements(lake: string): Promise<number> {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  try {
+    const r = await c.runAndReadAll(
+      `SELECT count(*) FROM read_parquet('${lake}/events/**/*.parquet') WHERE command = 'SELECT' AND statement_text LIKE '%pgbench_accounts%'`,
+    );
+    return Number(r.getRows()[0][0]);
+  } finally {
+    c.closeSync();
+  }
+}
+
+interface Row {
+  mode: string;
+  clients: number;
+  target: Target;
+  round: number;
+  r: Result;
+  cpuUs: number | null;
+  recorded?: number;
+}
+
+const server = await startPgServer({
+  settings: { 'pgaudit.log': "'none'", log_connections: 'off', log_disconnections: 'off', max_connections: '200' },
+});
 const work = mkdtempSync(join(tmpdir(), 'auditlake-bench-proxy-'));
 const bouncerDir = mkdtempSync(join(tmpdir(), 'auditlake-bench-pgbouncer-'));
 const env = { ...process.env, PGPASSWORD: 'postgres' };
 const children: ChildProcess[] = [];
+const upstream = `127.0.0.1:${server.port}`;
+const rows: Row[] = [];
+const loads: string[] = [];
 try {
   await run('pgbench', ['-i', '-q', '-s', '1', '-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres', 'postgres'], { env });
   const bouncer = await startPgbouncer(bouncerDir, server.port);
   children.push(bouncer.child);
-  const rows: { target: string; r: Result; cpuUs: number | null; recorded?: number }[] = [];
-  for (let round = 0; round < rounds; round++) {
-    rows.push({ target: 'direct', r: await pgbench(server.port, work, `direct${round}`, env), cpuUs: null });
 
-    const pipe = await startChild('pipe-child.ts', `127.0.0.1:${server.port}`);
-    children.push(pipe.child);
-    const p0 = cpuSeconds(pipe.child.pid as number);
-    const rp = await pgbench(pipe.port, work, `pipe${round}`, env);
-    rows.push({ target: 'bare Node pipe', r: rp, cpuUs: ((cpuSeconds(pipe.child.pid as number) - p0) / rp.transactions) * 1e6 });
-    pipe.child.kill('SIGTERM');
-    await pipe.done;
-
-    const proxy = await startChild('proxy-child.ts', `127.0.0.1:${server.port}`);
-    children.push(proxy.child);
-    const before = cpuSeconds(proxy.child.pid as number);
-    const r = await pgbench(proxy.port, work, `proxy${round}`, env);
-    const cpu = cpuSeconds(proxy.child.pid as number) - before;
-    proxy.child.kill('SIGTERM');
-    const counts = await proxy.done;
-    rows.push({ target: 'auditlake proxy', r, cpuUs: (cpu / r.transactions) * 1e6, recorded: counts.statements });
-
-    const b0 = cpuSeconds(bouncer.pid);
-    const rb = await pgbench(bouncer.port, work, `pgbouncer${round}`, { ...process.env });
-    rows.push({ target: 'pgbouncer (session)', r: rb, cpuUs: ((cpuSeconds(bouncer.pid) - b0) / rb.transactions) * 1e6 });
-  }
-  console.log(`pgbench -S -c 8 -j 2 -T ${seconds}, ${rounds} round(s)`);
-  console.log('target               |      TPS | avg ms | p99 ms | CPU µs/tx | transactions | recorded');
-  for (const { target, r, cpuUs, recorded } of rows) {
-    console.log(
-      `${target.padEnd(20)} | ${r.tps.toFixed(0).padStart(8)} | ${r.avgMs.toFixed(3).padStart(6)} | ${r.p99Ms.toFixed(3).padStart(6)} | ${cpuUs === null ? '        -' : cpuUs.toFixed(2).padStart(9)} | ${String(r.transactions).padStart(12)} | ${recorded ?? '-'}`,
-    );
-  }
-  const avg = (t: string, f: (x: (typeof rows)[number]) => number) => {
-    const xs = rows.filter((x) => x.target === t).map(f);
-    return xs.reduce((a, b) => a + b, 0) / xs.length;
+  const measure = async (target: Target, mode: string, clients: number, round: number): Promise<Row> => {
+    const tag = `${target}-${mode}-${clients}-${round}`;
+    const row = { mode, clients, target, round };
+    switch (target) {
+      case 'direct':
+        return { ...row, r: await pgbench(server.port, mode, clients, work, tag, env), cpuUs: null };
+      case 'pgbouncer': {
+        const c0 = cpuSeconds(bouncer.pid);
+        const r = await pgbench(bouncer.port, mode, clients, work, tag, env);
+        return { ...row, r, cpuUs: ((cpuSeconds(bouncer.pid) - c0) / r.transactions) * 1e6 };
+      }
+      case 'pipe':
+      case 'memory': {
+        const script = join(root, 'bench', target === 'pipe' ? 'pipe-child.ts' : 'proxy-child.ts');
+        const nodeArgs = target === 'memory' ? proxyNodeArgs : [];
+        const { child, port, lines } = await startChild(
+          process.execPath,
+          [...nodeArgs, '--import', 'tsx', script, upstream],
+          (l) => JSON.parse(l).port ?? null,
+        );
+        children.push(child);
+        const c0 = cpuSeconds(child.pid as number);
+        const r = await pgbench(port, mode, clients, work, tag, env);
+        const reaped = childrenCpuSeconds(); // pgbench's own CPU is in it now
+        child.kill('SIGTERM');
+        await exited(child);
+        const cpu = childrenCpuSeconds() - reaped - c0;
+        await sleep(50); // the last stdout line
+        const recorded = target === 'memory' ? Number(JSON.parse(lines[lines.length - 1]).statements) : undefined;
+        return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
+      }
+      case 'cluster': {
+        const lake = join(work, `lake-${tag}`);
+        const script = join(root, 'bench', 'proxy-cluster-child.ts');
+        const args = ['--import', 'tsx', script, String(workers), String(await freePort()), upstream, lake, `bench-${tag}`];
+        const { child, port, lines } = await startChild(process.execPath, args, (l) => JSON.parse(l).port ?? null);
+        children.push(child);
+        const pids: number[] = [child.pid as number, ...JSON.parse(lines[0]).pids];
+        const c0 = pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+        const r = await pgbench(port, mode, clients, work, tag, env);
+        const reaped = childrenCpuSeconds();
+        child.kill('SIGTERM');
+        await exited(child);
+        const cpu = childrenCpuSeconds() - reaped - c0;
+        const recorded = await lakeStatements(lake);
+        rmSync(lake, { recursive: true, force: true });
+        return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
+      }
+      case 'proxy': {
+        const lake = join(work, `lake-${tag}`);
+        const args = [...proxyNodeArgs, join(root, 'bin', 'auditlake.js'), 'proxy', '--listen', '127.0.0.1:0', '--upstream', upstream];
+        args.push('--out', lake, '--instance-id', `bench-${tag}`);
+        const { child, port } = await startChild(process.execPath, args, (l) => {
+          const m = /"address":"[^"]*:(\d+)"/.exec(l);
+          return m ? Number(m[1]) : null;
+        });
+        children.push(child);
+        const c0 = cpuSeconds(child.pid as number);
+        const r = await pgbench(port, mode, clients, work, tag, env);
+        const reaped = childrenCpuSeconds();
+        child.kill('SIGTERM');
+        await exited(child);
+        const cpu = childrenCpuSeconds() - reaped - c0;
+        const recorded = await lakeStatements(lake);
+        rmSync(lake, { recursive: true, force: true });
+        return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
+      }
+    }
   };
-  const tpsRatio = avg('auditlake proxy', (x) => x.r.tps) / avg('pgbouncer (session)', (x) => x.r.tps);
-  const cpuRatio = avg('auditlake proxy', (x) => x.cpuUs ?? 0) / avg('pgbouncer (session)', (x) => x.cpuUs ?? 0);
-  // pgbench does not count the transaction cut off by -T, which the server may still have run: >=.
-  const complete = rows.filter((x) => x.recorded !== undefined).every((x) => (x.recorded ?? 0) >= x.r.transactions);
-  console.log(`proxy/pgbouncer TPS ${tpsRatio.toFixed(2)}x (target >= 0.9x), CPU per transaction ${cpuRatio.toFixed(2)}x (target <= 2x)`);
-  const pipeRatio = avg('auditlake proxy', (x) => x.cpuUs ?? 0) / avg('bare Node pipe', (x) => x.cpuUs ?? 0);
-  console.log(`proxy CPU per transaction vs a bare Node pipe: ${pipeRatio.toFixed(2)}x`);
-  console.log(`every transaction's statement recorded: ${complete ? 'yes' : 'NO'}`);
+
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of modes) {
+      for (const clients of clientCounts) {
+        // Rotate the order each round: whatever the shared machine does meanwhile hits every target alike.
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+        for (const target of order) {
+          const row = await measure(target, mode, clients, round);
+          rows.push(row);
+          console.error(
+            `  round ${round + 1} ${mode} -c ${clients} ${LABEL[target]}: ${row.r.tps.toFixed(0)} TPS, p50 ${row.r.p50Ms.toFixed(3)} ms, p99 ${row.r.p99Ms.toFixed(3)} ms${row.cpuUs === null ? '' : `, ${row.cpuUs.toFixed(1)} µs CPU/tx`}${row.recorded === undefined ? '' : `, ${row.recorded}/${row.r.transactions} recorded`}`,
+          );
+        }
+      }
+    }
+    loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '));
+  }
+
+  const median = (all: number[]) => {
+    const s = all.filter(Number.isFinite).sort((a, b) => a - b);
+    if (s.length === 0) return Number.NaN;
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(
+    `pgbench -S -j 2 -T ${seconds}, ${rounds} round(s), medians over rounds; load average after each round: ${loads.join(' | ')}`,
+  );
+  let allComplete = true;
+  for (const mode of modes) {
+    for (const clients of clientCounts) {
+      const of = (t: Target) => rows.filter((x) => x.mode === mode && x.clients === clients && x.target === t);
+      const med = (t: Target, f: (x: Row) => number) => median(of(t).map(f));
+      console.log(`\n-M ${mode} -c ${clients}`);
+      console.log('target               |      TPS | p50 ms | p99 ms | CPU µs/tx | transactions | recorded');
+      for (const t of targets) {
+        const cpu = of(t)[0]?.cpuUs === null ? Number.NaN : med(t, (x) => x.cpuUs ?? 0);
+        const recorded =
+          t === 'proxy' || t === 'memory' || t === 'cluster'
+            ? of(t)
+                .map((x) => `${x.recorded}`)
+                .join('/')
+            : '-';
+        console.log(
+          `${LABEL[t].padEnd(20)} | ${fmt(
+            med(t, (x) => x.r.tps),
+            0,
+          ).padStart(8)} | ${fmt(
+            med(t, (x) => x.r.p50Ms),
+            3,
+          ).padStart(6)} | ${fmt(
+            med(t, (x) => x.r.p99Ms),
+            3,
+          ).padStart(6)} | ${fmt(cpu).padStart(9)} | ${of(t)
+            .map((x) => x.r.transactions)
+            .join('/')
+            .padStart(12)} | ${recorded}`,
+        );
+      }
+      if (!targets.includes('proxy')) continue;
+      // Ratios per round (same run, adjacent in time), then their median.
+      const perRound = (f: (p: Row, o: Row) => number, other: Target) =>
+        median(
+          of('proxy')
+            .map((p) => {
+              const o = of(other).find((x) => x.round === p.round);
+              return o ? f(p, o) : Number.NaN;
+            })
+            .filter(Number.isFinite),
+        );
+      const lines: string[] = [];
+      if (targets.includes('pgbouncer')) {
+        const tps = perRound((p, o) => p.r.tps / o.r.tps, 'pgbouncer');
+        const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), 'pgbouncer');
+        lines.push(`proxy/pgbouncer: TPS ${fmt(tps)}x (target >= 0.9x), CPU per transaction ${fmt(cpu)}x (target <= 1.5x)`);
+        const a50 = perRound((p, o) => (p.r.p50Ms - o.r.p50Ms) * 1000, 'pgbouncer');
+        const a99 = perRound((p, o) => (p.r.p99Ms - o.r.p99Ms) * 1000, 'pgbouncer');
+        lines.push(`added latency per statement vs pgbouncer: p50 ${fmt(a50, 0)} µs, p99 ${fmt(a99, 0)} µs`);
+      }
+      if (targets.includes('direct')) {
+        const a50 = perRound((p, o) => (p.r.p50Ms - o.r.p50Ms) * 1000, 'direct');
+        const a99 = perRound((p, o) => (p.r.p99Ms - o.r.p99Ms) * 1000, 'direct');
+        lines.push(`added latency per statement vs direct:     p50 ${fmt(a50, 0)} µs, p99 ${fmt(a99, 0)} µs`);
+      }
+      if (targets.includes('pipe')) {
+        const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), 'pipe');
+        lines.push(`proxy CPU per transaction vs a bare Node pipe: ${fmt(cpu)}x`);
+      }
+      // pgbench does not count the transaction cut off by -T, which the server may still have run: >=.
+      const complete = [...of('proxy'), ...of('memory'), ...of('cluster')].every((x) => (x.recorded ?? 0) >= x.r.transactions);
+      allComplete &&= complete;
+      lines.push(`every transaction's statement in the lake: ${complete ? 'yes' : 'NO'}`);
+      for (const l of lines) console.log(l);
+    }
+  }
+  if (!allComplete) process.exitCode = 1;
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   await server.stop();
