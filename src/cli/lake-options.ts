@@ -1,7 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { FsStorage } from '../lake/fs-storage.js';
 import { ALERTS_PREFIX, EVENTS_PREFIX, QUARANTINE_PREFIX, STATE_PREFIX } from '../lake/layout.js';
-import { isS3Url, parseS3Url, S3Storage, type S3StorageOptions } from '../lake/s3-storage.js';
+import { S3Storage, type S3StorageOptions } from '../lake/s3-storage.js';
+import { isS3Url, parseS3Url } from '../lake/s3-url.js';
 import type { Storage } from '../lake/storage.js';
 import { UsageError } from './command.js';
 

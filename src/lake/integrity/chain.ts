@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { readState } from '../state.js';
 import type { Storage } from '../storage.js';
 import {
   DIGEST_FORMAT,
@@ -22,6 +24,9 @@ import type { Signer } from './signers.js';
  * created, never replaced: concurrent writers each get their own number.
  */
 
+/** The head hint as stored: the number and SHA-256 of the last digest appended. */
+const headHintSchema = z.looseObject({ seq: z.number().int(), sha256: z.string() });
+
 /** The last digest of a chain and the SHA-256 of its stored bytes. */
 export interface ChainHead {
   record: DigestRecord;
@@ -35,9 +40,8 @@ async function digestAt(storage: Storage, seq: number): Promise<ChainHead | null
 
 /** The chain's last digest, or null for a lake without digests. */
 export async function readHead(storage: Storage): Promise<ChainHead | null> {
-  const hint = await storage.get(DIGEST_HEAD_KEY);
-  const hinted = hint ? Number((JSON.parse(hint.toString('utf8')) as { seq?: unknown }).seq) : 0;
-  if (Number.isSafeInteger(hinted) && hinted > 0) {
+  const hinted = (await readState(storage, DIGEST_HEAD_KEY, headHintSchema))?.seq ?? 0;
+  if (hinted > 0) {
     const head = await digestAt(storage, hinted);
     if (head && !(await storage.get(digestKey(hinted + 1)))) return head;
   }
