@@ -195,6 +195,3 @@ export type AuditEvent = RecordOf<typeof EVENT_FIELDS> & { source: Source };
  * the policies stage assigns a new list rather than pushing onto it.
  */
 export const NO_POLICY_IDS: string[] = Object.freeze([]) as unknown as string[];
-
-/** Names of the stored columns. */
-export type EventFieldName = (typeof EVENT_FIELDS)[number]['name'];
