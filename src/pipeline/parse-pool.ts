@@ -61,7 +61,7 @@ export class ParsePool {
     for (let i = 0; i < this.size; i++) {
       const slot: Slot = { worker: spawn(), outstanding: 0 };
       slot.worker.on('message', (reply: PieceReply) => this.settle(slot, reply));
-      slot.worker.on('error', (e) => this.fail(new Error(`parse worker failed: ${e.message}`)));
+      slot.worker.on('error', (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })));
       slot.worker.on('exit', (code) => {
         if (code !== 0) this.fail(new Error(`parse worker exited with code ${code}`));
       });

@@ -96,7 +96,7 @@ export const proxyCommand: Command = {
       try {
         redact = await loadRedactConfig(values.redact);
       } catch (e) {
-        throw new UsageError(`--redact ${(e as Error).message}`);
+        throw new UsageError(`--redact ${(e as Error).message}`, { cause: e });
       }
     }
     const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');

@@ -45,7 +45,7 @@ function checkLocation(location: string): void {
   try {
     parseS3Url(location);
   } catch (e) {
-    throw new UsageError(`--location ${(e as Error).message}`);
+    throw new UsageError(`--location ${(e as Error).message}`, { cause: e });
   }
 }
 
