@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -22,21 +24,38 @@ import { formatMicros } from '../schema/index.js';
 /** A row as the readers hand it on. */
 export type PlainRow = Record<string, unknown>;
 
+/** DuckDB over a lake, and the folder it spills to; `close` lets go of both. */
+export interface LakeSession {
+  connection: DuckDBConnection;
+  /** Where sorts and aggregations larger than the memory limit spill (never into the lake, which is only read). */
+  tempDirectory: string;
+  close(): Promise<void>;
+}
+
 /**
- * A DuckDB connection with `audit_events` over the lake, bounded in memory. The commands check first that
- * the path holds a lake (`openLakeForReading`).
+ * A DuckDB connection with `audit_events` over the lake, bounded in memory, with a spill folder of its
+ * own that `close` removes. The commands check first that the path holds a lake (`openLakeForReading`).
  */
-export async function openLakeSession(storage: Storage): Promise<DuckDBConnection> {
-  // Sorts and aggregations larger than the memory limit spill here (never into the lake, which is only read).
-  const tempDirectory = join(tmpdir(), `auditlake-duckdb-${process.pid}`);
-  const connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });
+export async function openLakeSession(storage: Storage): Promise<LakeSession> {
+  const tempDirectory = await mkdtemp(join(tmpdir(), 'auditlake-duckdb-'));
+  // A process ended early (its reader closed the pipe: `report ... | head`) removes the folder on its way out.
+  const removeOnExit = () => rmSync(tempDirectory, { recursive: true, force: true });
+  process.once('exit', removeOnExit);
+  let connection: DuckDBConnection | null = null;
+  const close = async () => {
+    connection?.closeSync();
+    connection = null;
+    process.off('exit', removeOnExit);
+    await rm(tempDirectory, { recursive: true, force: true });
+  };
   try {
+    connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });
     await createEventsView(connection, storage);
+    return { connection, tempDirectory, close };
   } catch (e) {
-    connection.closeSync();
+    await close();
     throw e;
   }
-  return connection;
 }
 
 /** A DuckDB value as plain JSON: timestamps as ISO text in UTC, BIGINTs as numbers, lists as arrays. */

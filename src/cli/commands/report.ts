@@ -4,9 +4,10 @@ import { type TextFormat, writeRows } from '../../reports/format.js';
 import { writeHtmlReport } from '../../reports/html.js';
 import { openLakeSession } from '../../reports/lake-session.js';
 import { type Period, resolveDay, runReport } from '../../reports/run.js';
-import { fileSink, OutputClosed, stdoutSink, type TextSink } from '../../reports/sink.js';
+import { fileSink, type TextSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { openLakeForReading } from '../lake-options.js';
+import { outputSink } from '../output.js';
 
 const width = Math.max(...REPORTS.map((r) => r.name.length));
 const HELP = `Usage: auditlake report <name>|all --lake <dir|s3://bucket/prefix> [options]
@@ -92,8 +93,9 @@ export const reportCommand: Command = {
     };
     const storage = await openLakeForReading(values.lake);
 
-    const connection = await openLakeSession(storage);
-    const sink: TextSink = values.out ? fileSink(values.out) : stdoutSink(io);
+    const session = await openLakeSession(storage);
+    const connection = session.connection;
+    const sink: TextSink = values.out ? fileSink(values.out) : outputSink(io);
     try {
       if (format === 'html') {
         if (name !== 'all') throw new UsageError('--format html is for report all');
@@ -107,11 +109,8 @@ export const reportCommand: Command = {
       await sink.close();
       if (values.out) io.err(`auditlake report: wrote ${values.out}\n`);
       return EXIT.ok;
-    } catch (e) {
-      if (e instanceof OutputClosed) return EXIT.ok;
-      throw e;
     } finally {
-      connection.closeSync();
+      await session.close();
     }
   },
 };
