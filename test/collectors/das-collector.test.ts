@@ -9,7 +9,7 @@ import { dasCollector } from '../../src/collectors/das/collector.js';
 import { createDasDecoder } from '../../src/collectors/das/decoder.js';
 import { DasTransientError } from '../../src/collectors/das/kms.js';
 import { encodeDasRecord, generateDataKey } from '../support/das-encoder.js';
-import { collectFile, FIXTURES, startDasKms } from '../support/das-kms.js';
+import { collectFile, FIXTURES, setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 
 let kms: KmsServer;
@@ -162,5 +162,17 @@ describe('DAS collector', () => {
     expect(total.rejected.map((r) => [r.source_ref, r.reason, r.raw])).toEqual([
       [`${path}:2`, 'unknown envelope version "2.0" (known: 1.0, 1.1, 1.2)', unknown],
     ]);
+  });
+
+  it('test wiring: the local KMS puts the environment back when it stops', async () => {
+    const names = ['AWS_ENDPOINT_URL_KMS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_PROFILE'];
+    const restore = setEnv({ AWS_PROFILE: 'kept' });
+    const before = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+    const second = await startDasKms();
+    expect(process.env.AWS_ENDPOINT_URL_KMS).toBe(second.url);
+    await second.stop();
+    expect(Object.fromEntries(names.map((n) => [n, process.env[n]]))).toEqual(before);
+    restore();
+    expect(process.env.AWS_PROFILE).toBeUndefined();
   });
 });
