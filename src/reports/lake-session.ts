@@ -1,7 +1,3 @@
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type DuckDBConnection,
   DuckDBDateValue,
@@ -13,6 +9,7 @@ import {
 import { openDuckDb } from '../lake/duckdb.js';
 import { createEventsView } from '../lake/query.js';
 import type { Storage } from '../lake/storage.js';
+import { tempFolder } from '../lake/temp-folder.js';
 import { formatMicros } from '../schema/index.js';
 
 /**
@@ -37,16 +34,13 @@ export interface LakeSession {
  * own that `close` removes. The commands check first that the path holds a lake (`openLakeForReading`).
  */
 export async function openLakeSession(storage: Storage): Promise<LakeSession> {
-  const tempDirectory = await mkdtemp(join(tmpdir(), 'auditlake-duckdb-'));
-  // A process ended early (its reader closed the pipe: `report ... | head`) removes the folder on its way out.
-  const removeOnExit = () => rmSync(tempDirectory, { recursive: true, force: true });
-  process.once('exit', removeOnExit);
+  const spill = await tempFolder('auditlake-duckdb-');
+  const tempDirectory = spill.path;
   let connection: DuckDBConnection | null = null;
   const close = async () => {
     connection?.closeSync();
     connection = null;
-    process.off('exit', removeOnExit);
-    await rm(tempDirectory, { recursive: true, force: true });
+    await spill.remove();
   };
   try {
     connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });

@@ -4,7 +4,13 @@ import { debugWanted, errorDetail } from '../../src/pipeline/error-detail.js';
 
 async function cli(...argv: string[]): Promise<{ code: number; err: string }> {
   let err = '';
-  const code = await runCli(argv, { out: () => true, err: (t) => void (err += t), tty: false });
+  const code = await runCli(argv, {
+    out: () => true,
+    err: (t) => {
+      err += t;
+    },
+    tty: false,
+  });
   return { code, err };
 }
 
