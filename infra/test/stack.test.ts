@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPORT_SETTINGS, REPORTS } from '../../src/reports/definitions.js';
 import { AuditlakeStack } from '../lib/auditlake-stack.js';
 import { propsFromContext } from '../lib/context.js';
 import { WRITER_DENIED_ACTIONS } from '../lib/lake-bucket.js';
-import { CONTEXT, ENV, synthesize } from './synth.js';
+import { CONTEXT, ENV, synthesize, testApp } from './synth.js';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 type Statement = { Effect: string; Action: string | string[]; Resource?: unknown; Condition?: Record<string, Record<string, unknown>> };
@@ -194,7 +193,9 @@ describe('least privilege on the lake', () => {
     for (const { where, statement } of allStatements()) {
       if (!where.startsWith(role) || statement.Effect !== 'Allow') continue;
       for (const action of actions(statement).filter((a) => /^s3:.*Object$/.test(a))) {
-        const resources = ([flat(statement.Resource)].flat() as string[]).filter((r) => r.startsWith(lake)).map((r) => r.slice(lake.length));
+        const resources = ([flat(statement.Resource)].flat() as string[])
+          .filter((r) => r.startsWith(lake))
+          .map((r) => r.slice(lake.length));
         grants.set(action, [...(grants.get(action) ?? []), ...resources]);
       }
     }
@@ -303,7 +304,7 @@ describe('proxy service', () => {
 
   it('presents the certificate from Secrets Manager and refuses plaintext clients when a TLS secret is set', () => {
     const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:proxy-tls-AbCdEf';
-    const stack = new AuditlakeStack(new App(), 'AuditlakeTls', {
+    const stack = new AuditlakeStack(testApp(), 'AuditlakeTls', {
       ...propsFromContext({ proxyUpstream: CONTEXT.proxyUpstream, proxyTlsSecretArn: secretArn, proxyImageRepository: 'auditlake' }, '/x'),
       env: ENV,
     });
@@ -338,7 +339,7 @@ describe('deployment settings', () => {
 
   it('need the bundled handlers only for the sources they configure', () => {
     const stack = (context: Record<string, string>) =>
-      new AuditlakeStack(new App(), 'Auditlake', { ...propsFromContext(context, '/nonexistent/dist/lambda'), env: ENV });
+      new AuditlakeStack(testApp(), 'Auditlake', { ...propsFromContext(context, '/nonexistent/dist/lambda'), env: ENV });
     expect(() => stack({ logsBucket: 'my-pg-logs' })).toThrow(
       '/nonexistent/dist/lambda/s3-objects/index.mjs is missing: run npm run build:lambda first',
     );

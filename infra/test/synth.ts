@@ -1,14 +1,32 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll } from 'vitest';
 import { AuditlakeStack } from '../lib/auditlake-stack.js';
 import { propsFromContext } from '../lib/context.js';
 
+/** Temporary folders made for the test file that imports this module, removed after it. */
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** A CDK app whose synthesized output (otherwise a cdk.out folder left in the temp dir) is removed at exit. */
+export function testApp(): App {
+  return new App({ outdir: scratchDir('auditlake-cdk-') });
+}
+
 /** Handler folders with a stub bundle, so synthesis does not need `npm run build:lambda` (or hash 75 MB thrice). */
 export function stubCodeRoot(): string {
-  const root = mkdtempSync(join(tmpdir(), 'auditlake-lambda-code-'));
+  const root = scratchDir('auditlake-lambda-code-');
   for (const handler of ['kinesis-das', 'cloudwatch-logs', 's3-objects']) {
     mkdirSync(join(root, handler));
     writeFileSync(join(root, handler, 'index.mjs'), 'export const handler = async () => ({});\n');
@@ -32,7 +50,7 @@ export const CONTEXT = {
 
 /** Synthesizes the stack with every source configured; returns its template. */
 export function synthesize(context: Record<string, string> = CONTEXT): { stack: AuditlakeStack; template: Template } {
-  const app = new App();
+  const app = testApp();
   const stack = new AuditlakeStack(app, 'Auditlake', {
     ...propsFromContext(context, stubCodeRoot()),
     env: ENV,

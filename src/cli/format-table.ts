@@ -26,8 +26,3 @@ export function csvLine(values: unknown[]): string {
   };
   return `${values.map(cell).join(',')}\n`;
 }
-
-/** Renders rows as CSV (RFC 4180). */
-export function formatCsv(columns: string[], rows: Record<string, unknown>[]): string {
-  return [csvLine(columns), ...rows.map((r) => csvLine(columns.map((c) => r[c])))].join('');
-}

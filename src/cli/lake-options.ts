@@ -1,7 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { FsStorage } from '../lake/fs-storage.js';
 import { ALERTS_PREFIX, EVENTS_PREFIX, QUARANTINE_PREFIX, STATE_PREFIX } from '../lake/layout.js';
-import { isS3Url, parseS3Url, S3Storage, type S3StorageOptions } from '../lake/s3-storage.js';
+import { S3Storage, type S3StorageOptions } from '../lake/s3-storage.js';
+import { isS3Url, parseS3Url } from '../lake/s3-url.js';
 import type { Storage } from '../lake/storage.js';
 import { UsageError } from './command.js';
 
@@ -12,7 +13,7 @@ export function openStorage(url: string | undefined, option: string, s3Options: 
     try {
       parseS3Url(url);
     } catch (e) {
-      throw new UsageError(`${option} ${(e as Error).message}`);
+      throw new UsageError(`${option} ${(e as Error).message}`, { cause: e });
     }
     return new S3Storage(url, s3Options);
   }
@@ -51,7 +52,7 @@ export async function openLakeForReading(
   } catch (e) {
     if (e instanceof NoLakeError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new NoLakeError(`${where}: ${code === 'ENOENT' ? 'no such folder' : (e as Error).message}, so no lake there`);
+    throw new NoLakeError(`${where}: ${code === 'ENOENT' ? 'no such folder' : (e as Error).message}, so no lake there`, { cause: e });
   }
   if (entries.length > 0 && !entries.some((e) => LAKE_FOLDERS.includes(e)))
     throw new NoLakeError(`${where}: not a lake (none of ${LAKE_FOLDERS.map((f) => `${f}/`).join(' ')} in it)`);

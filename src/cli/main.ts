@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { debugWanted, errorDetail } from '../pipeline/error-detail.js';
 import type { Command, Io } from './command.js';
 import { EXIT, UsageError } from './command.js';
 import { compactCommand } from './commands/compact.js';
@@ -91,6 +92,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return EXIT.usage;
     }
     io.err(`auditlake ${name}: ${err.message}\n`);
+    // The one line above is for the user; the stack and every cause are for whoever debugs it.
+    if (debugWanted()) io.err(`${errorDetail(e)}\n`);
     return EXIT.failed;
   }
 }

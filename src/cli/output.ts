@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { TextSink } from '../reports/sink.js';
 import type { Io } from './command.js';
 
 /**
@@ -43,4 +44,12 @@ export function processIo(): Io {
  */
 export async function writeOut(io: Io, text: string): Promise<void> {
   if (io.out(text) === false && io.drain) await io.drain();
+}
+
+/**
+ * The command's output as a {@link TextSink} for report and export writers, with {@link writeOut}'s
+ * backpressure. A reader that goes away ends the process quietly ({@link endQuietlyOnClosedPipe}).
+ */
+export function outputSink(io: Io): TextSink {
+  return { write: (text) => writeOut(io, text), close: async () => {} };
 }

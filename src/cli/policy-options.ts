@@ -40,8 +40,9 @@ export async function policiesStageFrom(values: PolicyValues): Promise<BatchTran
     if (values['policy-members']) members = await loadMembersSnapshot(values['policy-members']);
     return createPoliciesStage(createPolicyMatcher(policies, members), mode);
   } catch (e) {
-    if (e instanceof PolicyConfigError) throw new UsageError(`${e.message} (--policy-members <file>, from auditlake policy members)`);
-    if (e instanceof PolicyLoadError) throw new UsageError(e.message);
-    throw new UsageError(`--policy-members ${values['policy-members']}: ${(e as Error).message}`);
+    if (e instanceof PolicyConfigError)
+      throw new UsageError(`${e.message} (--policy-members <file>, from auditlake policy members)`, { cause: e });
+    if (e instanceof PolicyLoadError) throw new UsageError(e.message, { cause: e });
+    throw new UsageError(`--policy-members ${values['policy-members']}: ${(e as Error).message}`, { cause: e });
   }
 }

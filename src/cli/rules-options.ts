@@ -25,7 +25,7 @@ export async function rulesPath(path: string, option = 'rules path'): Promise<st
     await stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${option} ${path}: ${code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`);
+    throw new UsageError(`${option} ${path}: ${code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`, { cause: e });
   }
   return path;
 }
@@ -66,8 +66,8 @@ export async function rulesStageFrom(values: RulesValues): Promise<RulesStage | 
     const params = values['rules-params'] ? await loadParamsFile(values['rules-params']) : undefined;
     rules = await loadRules(await rulesPath(values.rules, '--rules'), { params });
   } catch (e) {
-    if (e instanceof RuleLoadError || e instanceof UsageError) throw new UsageError(e.message);
-    throw new UsageError(`--rules ${values.rules}: ${(e as Error).message}`);
+    if (e instanceof RuleLoadError || e instanceof UsageError) throw new UsageError(e.message, { cause: e });
+    throw new UsageError(`--rules ${values.rules}: ${(e as Error).message}`, { cause: e });
   }
   const sinks: AlertSink[] = [];
   if (values['alerts-jsonl']) sinks.push(createJsonlSink({ path: values['alerts-jsonl'] }));
@@ -76,7 +76,7 @@ export async function rulesStageFrom(values: RulesValues): Promise<RulesStage | 
   try {
     return createRulesStage(rules, { lateness: values.lateness, sinks });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message, { cause: e });
   }
 }
 

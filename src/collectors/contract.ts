@@ -1,4 +1,4 @@
-import type { Batch } from '../schema/index.js';
+import type { Batch, Source, SourceFormat } from '../schema/index.js';
 
 /**
  * What every collector is: an object in the registry (`registry.ts`) with the formats it reads, a
@@ -28,17 +28,17 @@ export interface CollectorContext {
 
 /** A collector as data: registered in one explicit table, not by import side effects. */
 export interface Collector {
-  /** Registry name, e.g. `pgaudit`. */
-  kind: string;
+  /** Registry name, and the source (first partition key) of the events it reads, e.g. `pgaudit`. */
+  kind: Source;
   /** The `--format` values it reads. */
-  formats: readonly string[];
+  formats: readonly SourceFormat[];
   /** One line for `--help`. */
   description: string;
   /**
    * Given the first bytes of an input (up to 64 KiB, decompressed), the format it is in, or null when
    * this collector does not recognize it.
    */
-  detect(head: string): string | null;
+  detect(head: string): SourceFormat | null;
   /** Reads `input` (in `format`) into batches. Must not throw on bad records: reject them instead. */
   collect(input: CollectorInput, format: string, ctx: CollectorContext): AsyncIterable<Batch>;
   /**

@@ -1,3 +1,4 @@
+import { isSourceFormat, type SourceFormat } from '../schema/index.js';
 import type { Collector } from './contract.js';
 import { dasCollector } from './das/collector.js';
 import { pgauditCollector } from './pgaudit/collector.js';
@@ -16,11 +17,11 @@ export function knownFormats(): string[] {
 
 /** The collector that reads `format`, or undefined. */
 export function collectorForFormat(format: string): Collector | undefined {
-  return COLLECTORS.find((c) => c.formats.includes(format));
+  return isSourceFormat(format) ? COLLECTORS.find((c) => c.formats.includes(format)) : undefined;
 }
 
 /** The first collector that recognizes the head of an input, with the format it saw. */
-export function detectFormat(head: string): { collector: Collector; format: string } | null {
+export function detectFormat(head: string): { collector: Collector; format: SourceFormat } | null {
   for (const collector of COLLECTORS) {
     const format = collector.detect(head);
     if (format) return { collector, format };

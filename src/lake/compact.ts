@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Source } from '../schema/index.js';
 import { copyTo, indexBody, localCopy, readCompactedIndex, selectEvents } from './compacted-files.js';
 import { type RecoveryResult, recoverCompactions } from './compaction-journal.js';
 import { openDuckDb } from './duckdb.js';
@@ -26,7 +27,7 @@ export interface CompactOptions {
   /** Only this `event_date`. */
   date?: string;
   /** Only this source. */
-  source?: string;
+  source?: Source;
   parquet: ParquetOptions;
   /** Signs each compaction's digest; null or absent: chained but unsigned. */
   signer?: Signer | null;

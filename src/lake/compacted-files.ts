@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { z } from 'zod';
 import { EVENT_FIELDS } from '../schema/index.js';
 import { compactedIndexKey, compactedIndexPrefix, parsePartKey } from './layout.js';
 import { type ParquetOptions, parquetCopyOptions, sqlString } from './parquet-convert.js';
+import { readState } from './state.js';
 import type { Storage } from './storage.js';
 import type { LakeUnit } from './unit.js';
 
@@ -15,18 +17,20 @@ import type { LakeUnit } from './unit.js';
  * compacted file of the partitions it wrote, so each event is still in the lake once.
  */
 
-/** The index of one compacted file. */
-export interface CompactedIndex {
-  file: string;
-  rows: number;
+/** The index of one compacted file, as stored. Unknown keys are kept, so a newer writer's fields survive a rewrite. */
+export const compactedIndexSchema = z.looseObject({
+  file: z.string().min(1),
+  rows: z.number().int().nonnegative(),
   /** Keys of the inputs whose events the file holds. */
-  input_keys: string[];
-}
+  input_keys: z.array(z.string()),
+});
+
+/** The index of one compacted file. */
+export type CompactedIndex = z.infer<typeof compactedIndexSchema>;
 
 /** Reads a compacted file's index; null when it has none. */
-export async function readCompactedIndex(storage: Storage, partKey: string): Promise<CompactedIndex | null> {
-  const body = await storage.get(compactedIndexKey(partKey));
-  return body ? (JSON.parse(body.toString('utf8')) as CompactedIndex) : null;
+export function readCompactedIndex(storage: Storage, partKey: string): Promise<CompactedIndex | null> {
+  return readState(storage, compactedIndexKey(partKey), compactedIndexSchema);
 }
 
 /** Serializes an index. */
@@ -80,10 +84,8 @@ export async function removeInputFromCompacted(
   for (const [partition, pending] of byPartition) {
     const indexes = (await storage.list(compactedIndexPrefix(partition))).filter((k) => k.endsWith('.json'));
     for (const indexKey of indexes) {
-      const body = await storage.get(indexKey);
-      if (!body) continue;
-      const index = JSON.parse(body.toString('utf8')) as CompactedIndex;
-      if (!index.input_keys.includes(inputKey)) continue;
+      const index = await readState(storage, indexKey, compactedIndexSchema);
+      if (!index?.input_keys.includes(inputKey)) continue;
       removed += await rewriteWithout(unit, duck, stagingDir, index, pending, inputKey, options);
     }
   }

@@ -28,9 +28,12 @@ function projected(fields: readonly FieldSpec[], partitions: readonly FieldSpec[
 async function useHttpfs(connection: DuckDBConnection, url: string): Promise<void> {
   try {
     await connection.run('LOAD httpfs');
-  } catch {
+  } catch (e) {
+    // DuckDB's message spans lines (what failed, then what to do): one line, so the CLI prints one.
+    const why = (e as Error).message.replace(/\s*\n+\s*/g, ' ');
     throw new Error(
-      `querying ${url} in place needs DuckDB's httpfs extension, which is not installed here (and not built in): query the lake with Athena (auditlake schema athena), or copy it locally (aws s3 sync ${url} ./lake) and run auditlake query --lake ./lake`,
+      `querying ${url} in place needs DuckDB's httpfs extension, which could not be loaded (${why}): query the lake with Athena (auditlake schema athena), or copy it locally (aws s3 sync ${url} ./lake) and run auditlake query --lake ./lake`,
+      { cause: e },
     );
   }
   const env = process.env;

@@ -18,26 +18,10 @@ import {
   type ServerSideEncryption,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { parseS3Url } from './s3-url.js';
 import type { Storage, StoredObject } from './storage.js';
 
-/** A parsed `s3://bucket/prefix` URL; `prefix` is empty or ends with `/`. */
-export interface S3Location {
-  bucket: string;
-  prefix: string;
-}
-
-/** True for an `s3://` URL. */
-export function isS3Url(url: string): boolean {
-  return url.startsWith('s3://');
-}
-
-/** Parses `s3://bucket[/prefix]`; throws a one-line error on anything else. */
-export function parseS3Url(url: string): S3Location {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
-  if (!m) throw new Error(`not an S3 URL: ${url} (expected s3://bucket/prefix)`);
-  const rest = (m[2] ?? '').replace(/^\/+/, '');
-  return { bucket: m[1], prefix: rest === '' || rest.endsWith('/') ? rest : `${rest}/` };
-}
+export { isS3Url, parseS3Url, type S3Location } from './s3-url.js';
 
 /**
  * Attempts per request unless `AWS_MAX_ATTEMPTS` says otherwise: the SDK's standard mode (or

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { S3_URL } from '../lake/s3-url.js';
 
 /**
  * The configuration of the Lambda handlers: one strict object built from the function's environment
@@ -13,7 +14,7 @@ const RESOURCE_ID = /^(cluster|db)-[A-Za-z0-9]+$/;
 export const lambdaEnvSchema = z.object({
   LAKE_URL: z
     .string({ error: 'LAKE_URL is required: the lake root, s3://bucket/prefix' })
-    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'expected s3://bucket/prefix')
+    .regex(S3_URL, 'expected s3://bucket/prefix')
     .describe('Lake root in S3, s3://bucket/prefix.'),
   DAS_RESOURCE_ID: z
     .string()

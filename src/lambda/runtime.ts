@@ -62,21 +62,30 @@ export async function createRuntime(config: LambdaConfig): Promise<Runtime> {
   };
 }
 
-let shared: Promise<Runtime> | null = null;
+/** Runtimes being built or built, by configuration (JSON): one per container in Lambda, where one handler runs. */
+const shared = new Map<string, Promise<Runtime>>();
 
 /**
- * The container's runtime, built on first use from the environment. The configuration is read at
- * once, so a bad variable fails the cold start; a failed build (e.g. S3 unreachable) is retried by
- * the next invocation.
+ * The container's runtime for `config` (default: from the environment), built on first use. The
+ * configuration is read at once, so a bad variable fails the cold start; a failed build (e.g. S3
+ * unreachable) is retried by the next invocation. Another configuration gets a runtime of its own,
+ * never one built for different settings.
  */
-export function sharedRuntime(config: LambdaConfig = loadLambdaConfig()): () => Promise<Runtime> {
+export function sharedRuntime(
+  config: LambdaConfig = loadLambdaConfig(),
+  create: (config: LambdaConfig) => Promise<Runtime> = createRuntime,
+): () => Promise<Runtime> {
+  const key = JSON.stringify(config);
   return () => {
-    if (!shared) {
-      shared = createRuntime(config);
-      shared.catch(() => {
-        shared = null;
+    let runtime = shared.get(key);
+    if (!runtime) {
+      const building = create(config);
+      runtime = building;
+      shared.set(key, building);
+      building.catch(() => {
+        if (shared.get(key) === building) shared.delete(key);
       });
     }
-    return shared;
+    return runtime;
   };
 }

@@ -84,7 +84,7 @@ export async function openStream(name: string, raw: Readable, size: number): Pro
   // Peek at the magic bytes without losing them.
   const rawIterator = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const firstRaw = await rawIterator.next().catch((e: Error) => {
-    throw new Error(`cannot read ${name}: ${e.message}`);
+    throw new Error(`cannot read ${name}: ${e.message}`, { cause: e });
   });
   const firstBytes = firstRaw.done ? Buffer.alloc(0) : firstRaw.value;
   const gzip = firstBytes.length >= 2 && firstBytes[0] === 0x1f && firstBytes[1] === 0x8b;
@@ -154,7 +154,7 @@ export async function openFile(path: string): Promise<OpenedInput> {
     size = s.size;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new Error(`cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
   }
   return openStream(path, createReadStream(path, { highWaterMark: READ_CHUNK }), size);
 }

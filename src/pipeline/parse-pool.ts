@@ -1,8 +1,7 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { PieceJob, PieceResult } from '../collectors/contract.js';
+import { startWorker, workerEntry } from '../collectors/worker-thread.js';
 import type { PieceReply, PieceRequest } from './parse-worker.js';
 
 /**
@@ -22,26 +21,8 @@ export function defaultParseWorkers(): number {
   return Math.min(Number(configured), availableParallelism());
 }
 
-/** Young-generation size of a worker: larger than the default, so a piece's garbage dies young (measured faster). */
+/** Young-generation size of a worker in MB. */
 const WORKER_YOUNG_MB = 32;
-
-/** Starts a worker on this module's sibling; from TypeScript sources (tsx), through tsx's loader. */
-function spawn(): Worker {
-  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_MB };
-  const here = import.meta.url;
-  if (here.endsWith('.js')) return new Worker(new URL('./parse-worker.js', here), { resourceLimits });
-  const entry = new URL('./parse-worker.ts', here).href;
-  // tsx's ESM API registers its loader for the thread that imports it. Resolved here, from this
-  // module: the worker would resolve a bare name from the working directory. Its `require` entry
-  // fails inside an eval worker, so the sibling ESM file is used.
-  const tsx = pathToFileURL(
-    createRequire(here)
-      .resolve('tsx/esm/api')
-      .replace(/\.cjs$/, '.mjs'),
-  ).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, resourceLimits });
-}
 
 interface Slot {
   worker: Worker;
@@ -58,10 +39,17 @@ export class ParsePool {
   constructor(readonly size: number) {}
 
   private start(): void {
+    const entry = workerEntry(import.meta.url, 'parse-worker');
+    if (!entry) {
+      this.failure = new Error('parse workers: no parse-worker module beside parse-pool (and no tsx to load its TypeScript)');
+      return;
+    }
+    // A larger young generation than the default, so a piece's garbage dies young (measured faster).
+    const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_MB };
     for (let i = 0; i < this.size; i++) {
-      const slot: Slot = { worker: spawn(), outstanding: 0 };
+      const slot: Slot = { worker: startWorker(entry, { resourceLimits }), outstanding: 0 };
       slot.worker.on('message', (reply: PieceReply) => this.settle(slot, reply));
-      slot.worker.on('error', (e) => this.fail(new Error(`parse worker failed: ${e.message}`)));
+      slot.worker.on('error', (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })));
       slot.worker.on('exit', (code) => {
         if (code !== 0) this.fail(new Error(`parse worker exited with code ${code}`));
       });
@@ -73,8 +61,8 @@ export class ParsePool {
 
   /** Parses one piece on the least busy worker. */
   parse(job: PieceJob, keepEvents: boolean): Promise<PieceResult> {
+    if (this.slots.length === 0 && !this.failure) this.start();
     if (this.failure) return Promise.reject(this.failure);
-    if (this.slots.length === 0) this.start();
     const slot = this.slots.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
     const id = this.nextId++;
     const request: PieceRequest = { id, job, keepEvents };

@@ -1,8 +1,11 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { STATE_PREFIX } from '../lake/layout.js';
 import { s3Client } from '../lake/s3-storage.js';
+import { parseS3Prefix } from '../lake/s3-url.js';
+import { readState } from '../lake/state.js';
 import type { Storage } from '../lake/storage.js';
 import { idKey } from '../schema/index.js';
 import { type IngestOptions, type InputSet, type InputSetResult, ingestInput } from './ingest.js';
@@ -16,12 +19,15 @@ import { newInputStats } from './stats.js';
  * after each object's events are durable, so a scheduled re-run reads only new or changed objects.
  */
 
-/** The remembered objects of one input prefix. */
-export interface S3InputState {
-  prefix: string;
+/** The remembered objects of one input prefix, as stored. */
+export const s3InputStateSchema = z.looseObject({
+  prefix: z.string(),
   /** ETag of every object ingested completely, by key. */
-  objects: Record<string, string>;
-}
+  objects: z.record(z.string(), z.string()),
+});
+
+/** The remembered objects of one input prefix. */
+export type S3InputState = z.infer<typeof s3InputStateSchema>;
 
 /** Key of the state of an input prefix in the lake. */
 export function s3InputStateKey(url: string): string {
@@ -29,11 +35,7 @@ export function s3InputStateKey(url: string): string {
 }
 
 /** Bucket and raw key prefix of an input URL (a prefix, not a folder: `s3://b/logs/pg` matches `logs/pg-1.log`). */
-export function parseInputUrl(url: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
-  if (!m) throw new Error(`not an S3 URL: ${url} (expected s3://bucket/prefix)`);
-  return { bucket: m[1], prefix: m[2] ?? '' };
-}
+export const parseInputUrl = parseS3Prefix;
 
 interface Listed {
   key: string;
@@ -53,8 +55,7 @@ async function* listInputs(client: S3Client, bucket: string, prefix: string): As
 }
 
 async function loadState(storage: Storage, url: string): Promise<S3InputState> {
-  const body = await storage.get(s3InputStateKey(url));
-  return body ? (JSON.parse(body.toString('utf8')) as S3InputState) : { prefix: url, objects: {} };
+  return (await readState(storage, s3InputStateKey(url), s3InputStateSchema)) ?? { prefix: url, objects: {} };
 }
 
 /** Ingests the new and changed objects under an S3 prefix into the lake. */

@@ -39,7 +39,7 @@ export async function loadPolicies(path: string): Promise<Policy[]> {
   try {
     files = await policyFiles(path);
   } catch (e) {
-    throw new PolicyLoadError(`${path}: ${(e as Error).message}`);
+    throw new PolicyLoadError(`${path}: ${(e as Error).message}`, { cause: e });
   }
   for (const file of files) {
     for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {

@@ -53,7 +53,7 @@ export async function loadMembersSnapshot(file: string): Promise<MembersSnapshot
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
+    throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
   }
   const result = membersSnapshotSchema.safeParse(raw);
   if (!result.success) throw new Error(`${file}: not a policy members snapshot:\n${z.prettifyError(result.error)}`);

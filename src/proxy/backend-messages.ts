@@ -88,11 +88,6 @@ export function parseParameterStatus(body: Buffer): { name: string; value: strin
   return { name: r.cstring(), value: r.cstring() };
 }
 
-/** ReadyForQuery ('Z'): transaction status, 'I' idle, 'T' in a transaction, 'E' in a failed transaction. */
-export function parseReadyForQuery(body: Buffer): string {
-  return String.fromCharCode(new BodyReader(body).byte());
-}
-
 /** BackendKeyData ('K'): the backend's process id and the secret key a CancelRequest must present. */
 export interface BackendKeyData {
   processId: number;
@@ -111,21 +106,6 @@ export function parseParameterDescription(body: Buffer): number[] {
   const types: number[] = new Array(n);
   for (let i = 0; i < n; i++) types[i] = r.uint32();
   return types;
-}
-
-/** CopyInResponse ('G'), CopyOutResponse ('H'), CopyBothResponse ('W'): overall format and column formats. */
-export interface CopyResponse {
-  format: number;
-  columnFormats: number[];
-}
-
-export function parseCopyResponse(body: Buffer): CopyResponse {
-  const r = new BodyReader(body);
-  const format = r.byte();
-  const n = r.count(2);
-  const columnFormats: number[] = new Array(n);
-  for (let i = 0; i < n; i++) columnFormats[i] = r.int16();
-  return { format, columnFormats };
 }
 
 /** The bytes of an ErrorResponse the proxy sends a client itself, e.g. when the upstream is unreachable. */

@@ -64,8 +64,6 @@ export const Startup = {
   CancelRequest: 0x103,
 } as const;
 
-/** Protocol version 3.0 as sent in a StartupMessage. */
-export const PROTOCOL_3_0 = 196608;
 /** The int32 request codes that replace the protocol version in special startup packets. */
 export const SSL_REQUEST_CODE = 80877103;
 export const GSSENC_REQUEST_CODE = 80877104;

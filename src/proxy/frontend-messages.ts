@@ -59,9 +59,8 @@ export function parseParse(body: Buffer): ParseMessage {
   return { name, text, paramTypes };
 }
 
-/** Parameter format codes: 0 text, 1 binary. */
+/** Parameter format code of text; 1 is binary. */
 export const TEXT_FORMAT = 0;
-export const BINARY_FORMAT = 1;
 
 /** Bind ('B'): a portal from a prepared statement, with its parameter values (null for SQL NULL). */
 export interface BindMessage {

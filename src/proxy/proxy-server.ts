@@ -59,6 +59,62 @@ export interface ProxyHooks {
   log?: (message: string, fields: Record<string, unknown>) => void;
 }
 
+/** The open sessions, those still in startup (not yet authenticated), and a way to wait for them to end. */
+class SessionTable {
+  readonly open = new Set<ClientSession>();
+  readonly startup = new Set<ClientSession>();
+  /** Sessions accepted since the start. */
+  count = 0;
+  private idle: (() => void) | null = null;
+
+  add(session: ClientSession): void {
+    this.open.add(session);
+    this.startup.add(session);
+  }
+
+  authenticated(session: ClientSession): void {
+    this.startup.delete(session);
+  }
+
+  closed(session: ClientSession): void {
+    this.open.delete(session);
+    this.startup.delete(session);
+    if (this.open.size === 0) this.idle?.();
+  }
+
+  /** Why a new client is refused now, or null to accept it. */
+  refusal(refusing: string | null, options: ProxyOptions): RefusalReason | null {
+    if (refusing !== null) return 'recording_failed';
+    if (this.open.size >= options.maxConnections) return 'max_connections';
+    if (this.startup.size >= options.maxStartupConnections) return 'max_startup_connections';
+    return null;
+  }
+
+  /** Resolves when every session has ended, or after `ms`. */
+  async drained(ms: number): Promise<void> {
+    if (this.open.size === 0) return;
+    const drained = new Promise<void>((resolve) => {
+      this.idle = resolve;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+}
+
+/** Listens on `listen`; resolves with the address bound (the port chosen when 0 was asked for). */
+async function listenOn(server: Server, listen: { host: string; port: number }): Promise<{ host: string; port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  return typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : listen;
+}
+
 /** Starts the proxy; rejects with a readable message on bad options or when it cannot listen. */
 export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {}): Promise<RunningProxy> {
   const options = parseProxyOptions(input);
@@ -71,12 +127,9 @@ export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {
     flushAgeMs: options.flushAgeMs,
     onOverflow: options.onOverflow,
   });
-  const sessions = new Set<ClientSession>();
-  const startup = new Set<ClientSession>();
-  let sessionCount = 0;
+  const sessions = new SessionTable();
   let full = false;
   let refusing: string | null = null;
-  let idle: (() => void) | null = null;
   const counters: SessionCounters = {
     upstreamFailures: 0,
     recorderFailures: 0,
@@ -90,65 +143,34 @@ export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {
 
   queue.onPressure = (isFull) => {
     full = isFull;
-    for (const s of sessions) s.setQueueFull(isFull);
+    for (const s of sessions.open) s.setQueueFull(isFull);
   };
 
   const ctx = sessionContext(options, upstream, instanceId, queue, hooks, counters, {
     queueFull: () => full,
-    nextSessionNumber: () => ++sessionCount,
-    onAuthenticated: (session) => startup.delete(session),
-    onClosed(session) {
-      sessions.delete(session);
-      startup.delete(session);
-      if (sessions.size === 0) idle?.();
-    },
+    nextSessionNumber: () => ++sessions.count,
+    onAuthenticated: (session) => sessions.authenticated(session),
+    onClosed: (session) => sessions.closed(session),
   });
 
   const server: Server = createServer({ noDelay: true }, (socket) => {
-    const reason: RefusalReason | null =
-      refusing !== null
-        ? 'recording_failed'
-        : sessions.size >= options.maxConnections
-          ? 'max_connections'
-          : startup.size >= options.maxStartupConnections
-            ? 'max_startup_connections'
-            : null;
+    const reason = sessions.refusal(refusing, options);
     if (reason !== null) {
       refused[reason]++;
       refuse(socket, reason === 'recording_failed' ? '57P01' : '53300', refusing ?? 'sorry, too many clients already');
       return;
     }
-    const session = new ClientSession(socket, ctx);
-    sessions.add(session);
-    startup.add(session);
+    sessions.add(new ClientSession(socket, ctx));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address();
-  const address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : listen;
-
-  const drainedOrTimeout = async (ms: number) => {
-    if (sessions.size === 0) return;
-    const drained = new Promise<void>((resolve) => {
-      idle = resolve;
-    });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
-  };
+  const address = await listenOn(server, listen);
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      await drainedOrTimeout(options.shutdownTimeoutMs);
-      for (const s of sessions) s.shutdown();
-      await drainedOrTimeout(options.lingerMs + 1000);
+      await sessions.drained(options.shutdownTimeoutMs);
+      for (const s of sessions.open) s.shutdown();
+      await sessions.drained(options.lingerMs + 1000);
       await stopped;
       queue.close();
     })();
@@ -156,7 +178,7 @@ export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {
   };
   const abort = (reason: string): Promise<void> => {
     refusing ??= `terminating connection: ${reason}`;
-    for (const s of sessions) s.shutdown(refusing);
+    for (const s of sessions.open) s.shutdown(refusing);
     return close();
   };
 
@@ -167,9 +189,9 @@ export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {
     close,
     abort,
     stats: () => ({
-      activeSessions: sessions.size,
-      startupSessions: startup.size,
-      sessions: sessionCount,
+      activeSessions: sessions.open.size,
+      startupSessions: sessions.startup.size,
+      sessions: sessions.count,
       ...counters,
       refused: { ...refused },
       queue: queue.stats(),

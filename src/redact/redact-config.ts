@@ -39,7 +39,7 @@ export function parseRedactConfig(text: string, file: string): RedactPatterns {
   try {
     raw = parse(text) ?? {};
   } catch (e) {
-    throw new Error(`${file}: not valid YAML: ${(e as Error).message}`);
+    throw new Error(`${file}: not valid YAML: ${(e as Error).message}`, { cause: e });
   }
   const result = redactConfigSchema.safeParse(raw);
   if (!result.success) throw new Error(`${file}: invalid redaction config:\n${z.prettifyError(result.error)}`);

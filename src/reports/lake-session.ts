@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type DuckDBConnection,
   DuckDBDateValue,
@@ -11,6 +9,7 @@ import {
 import { openDuckDb } from '../lake/duckdb.js';
 import { createEventsView } from '../lake/query.js';
 import type { Storage } from '../lake/storage.js';
+import { tempFolder } from '../lake/temp-folder.js';
 import { formatMicrosInZone } from '../schema/index.js';
 
 /**
@@ -22,21 +21,35 @@ import { formatMicrosInZone } from '../schema/index.js';
 /** A row as the readers hand it on. */
 export type PlainRow = Record<string, unknown>;
 
+/** DuckDB over a lake, and the folder it spills to; `close` lets go of both. */
+export interface LakeSession {
+  connection: DuckDBConnection;
+  /** Where sorts and aggregations larger than the memory limit spill (never into the lake, which is only read). */
+  tempDirectory: string;
+  close(): Promise<void>;
+}
+
 /**
- * A DuckDB connection with `audit_events` over the lake, bounded in memory. The commands check first that
- * the path holds a lake (`openLakeForReading`).
+ * A DuckDB connection with `audit_events` over the lake, bounded in memory, with a spill folder of its
+ * own that `close` removes. The commands check first that the path holds a lake (`openLakeForReading`).
  */
-export async function openLakeSession(storage: Storage): Promise<DuckDBConnection> {
-  // Sorts and aggregations larger than the memory limit spill here (never into the lake, which is only read).
-  const tempDirectory = join(tmpdir(), `auditlake-duckdb-${process.pid}`);
-  const connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });
+export async function openLakeSession(storage: Storage): Promise<LakeSession> {
+  const spill = await tempFolder('auditlake-duckdb-');
+  const tempDirectory = spill.path;
+  let connection: DuckDBConnection | null = null;
+  const close = async () => {
+    connection?.closeSync();
+    connection = null;
+    await spill.remove();
+  };
   try {
+    connection = await openDuckDb({ memoryLimit: '512MB', threads: 2, tempDirectory });
     await createEventsView(connection, storage);
+    return { connection, tempDirectory, close };
   } catch (e) {
-    connection.closeSync();
+    await close();
     throw e;
   }
-  return connection;
 }
 
 /**

@@ -100,15 +100,18 @@ interface Compiled {
   value: (e: AuditEvent) => string | null;
   /** Order-independent: evaluated at once. */
   immediate: boolean;
+  /** The alert of an immediate rule for one event. */
+  alertNow: (e: AuditEvent) => Alert;
   processor: RuleProcessor;
   late: number;
   alerts: number;
 }
 
-/** What a held event means to one rule: which conditions it met (bit 1: match, bit 2: after), its group and value. */
+/** What a held event means to one rule: which of its conditions it met, its group and distinct value. */
 interface Hit {
-  rule: number;
-  roles: number;
+  rule: Compiled;
+  matched: boolean;
+  after: boolean;
   group: string;
   value: string | null;
 }
@@ -129,128 +132,158 @@ function distinctValue(rule: Rule): (e: AuditEvent) => string | null {
   };
 }
 
-/** Builds an engine for `rules`; conditions are compiled here, once. */
-export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOptions = {}): RuleEngine {
-  const latenessText = options.lateness ?? '1m';
-  const lateness = /^0(ms|s|m|h|d)?$/.test(latenessText) ? 0 : parseDurationMicros(latenessText);
-  if (lateness === null) throw new Error(`lateness: expected a duration like 30s or 5m, got ${JSON.stringify(options.lateness)}`);
-  const maxGroups = options.maxGroups ?? 100_000;
-  const maxBuffered = options.maxBuffered ?? 100_000;
-  const ledger = new LateLedger(options.maxLateGroups);
-  const compiled: Compiled[] = rules.map((rule) => ({
+function compileRule(rule: Rule, maxGroups: number, ledger: LateLedger): Compiled {
+  const kind = ruleKind(rule);
+  const key = groupKeyOf(rule.group_by);
+  const details = ruleDetails(rule);
+  return {
     rule,
-    kind: ruleKind(rule),
+    kind,
     match: compilePredicate(rule.match),
     after: rule.sequence ? compilePredicate(rule.sequence.after) : null,
-    key: groupKeyOf(rule.group_by),
+    key,
     value: distinctValue(rule),
-    immediate: ruleKind(rule) === 'single' && !rule.suppress,
-    processor: createProcessor(rule, maxGroups, (group, t) => ledger.add(rule.id, group, t, false)),
-    late: 0,
-    alerts: 0,
-  }));
-  const immediateAlert = compiled.map((c) => {
-    const details = ruleDetails(c.rule);
-    return (e: AuditEvent) =>
-      makeAlert(c.rule, details, {
-        groupKey: c.key(e),
+    immediate: kind === 'single' && !rule.suppress,
+    alertNow: (e) =>
+      makeAlert(rule, details, {
+        groupKey: key(e),
         windowStart: e.event_time,
         windowEnd: e.event_time,
         alertTime: e.event_time,
         eventIds: [e.event_id],
-      });
-  });
-  const buffer = new ReorderBuffer<Pending>();
-  /** Largest event time of each open stream. */
-  const streams = new Map<string, number>();
-  /** No event before this time can be evaluated in order any more (released or swept past). */
-  let horizon = Number.NEGATIVE_INFINITY;
-  let lastT = Number.NEGATIVE_INFINITY;
-  let lastId = '';
-  let events = 0;
-  let late = 0;
-  let forced = 0;
+      }),
+    processor: createProcessor(rule, maxGroups, (group, t) => ledger.add(rule.id, group, t, false)),
+    late: 0,
+    alerts: 0,
+  };
+}
 
-  const release = (p: Pending, out: Alert[]) => {
-    if (p.t > horizon) horizon = p.t;
-    lastT = p.t;
-    lastId = p.id;
+/** Parses the `lateness` option: a duration, or a zero in any unit. */
+function latenessMicros(text: string | undefined): number {
+  const lateness = /^0(ms|s|m|h|d)?$/.test(text ?? '1m') ? 0 : parseDurationMicros(text ?? '1m');
+  if (lateness === null) throw new Error(`lateness: expected a duration like 30s or 5m, got ${JSON.stringify(text)}`);
+  return lateness;
+}
+
+/** Builds an engine for `rules`; conditions are compiled here, once. */
+export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOptions = {}): RuleEngine {
+  return new StreamingRuleEngine(rules, options);
+}
+
+class StreamingRuleEngine implements RuleEngine {
+  private readonly lateness: number;
+  private readonly maxBuffered: number;
+  private readonly ledger: LateLedger;
+  private readonly compiled: Compiled[];
+  private readonly buffer = new ReorderBuffer<Pending>();
+  /** Largest event time of each open stream. */
+  private readonly streams = new Map<string, number>();
+  /** No event before this time can be evaluated in order any more (released or swept past). */
+  private horizon = Number.NEGATIVE_INFINITY;
+  private lastT = Number.NEGATIVE_INFINITY;
+  private lastId = '';
+  private events = 0;
+  private late = 0;
+  private forced = 0;
+
+  constructor(rules: readonly Rule[], options: RuleEngineOptions) {
+    this.lateness = latenessMicros(options.lateness);
+    this.maxBuffered = options.maxBuffered ?? 100_000;
+    this.ledger = new LateLedger(options.maxLateGroups);
+    const maxGroups = options.maxGroups ?? 100_000;
+    this.compiled = rules.map((rule) => compileRule(rule, maxGroups, this.ledger));
+  }
+
+  process(batch: AuditEvent[], stream = ''): Alert[] {
+    const out: Alert[] = [];
+    let max = this.streams.get(stream) ?? Number.NEGATIVE_INFINITY;
+    for (const e of batch) {
+      this.events++;
+      if (e.event_time > max) max = e.event_time;
+      const pending = this.evaluate(e, out);
+      if (pending && this.buffer.push(pending) && this.buffer.size > this.maxBuffered) {
+        this.forced++;
+        this.release(this.buffer.pop()!, out);
+      }
+    }
+    this.streams.set(stream, max);
+    this.drain(this.watermark(), out);
+    return out;
+  }
+
+  /**
+   * Runs an event past every rule: immediate rules alert now, an event behind the released point is
+   * left to the catch-up pass, and the rest is returned to be held (null when no rule wants it).
+   */
+  private evaluate(e: AuditEvent, out: Alert[]): Pending | null {
+    const t = e.event_time;
+    const behind = t < this.horizon || (t === this.lastT && e.event_id <= this.lastId);
+    let pending: Pending | null = null;
+    let counted = false;
+    for (const c of this.compiled) {
+      const matched = c.match(e);
+      const after = c.after ? c.after(e) : false;
+      if (!matched && !after) continue;
+      if (c.immediate) {
+        c.alerts++;
+        out.push(c.alertNow(e));
+      } else if (behind) {
+        c.late++;
+        if (!counted) this.late++;
+        counted = true;
+        this.ledger.add(c.rule.id, c.key(e), t, true);
+      } else {
+        pending ??= { t, id: e.event_id, hits: [] };
+        pending.hits.push({ rule: c, matched, after, group: c.key(e), value: c.value(e) });
+      }
+    }
+    return pending;
+  }
+
+  private release(p: Pending, out: Alert[]): void {
+    if (p.t > this.horizon) this.horizon = p.t;
+    this.lastT = p.t;
+    this.lastId = p.id;
     for (const hit of p.hits) {
-      const c = compiled[hit.rule];
+      const c = hit.rule;
       const input = { t: p.t, id: p.id, group: hit.group, value: hit.value };
-      c.processor.onEvent(input, (hit.roles & 1) !== 0, (hit.roles & 2) !== 0, (a) => {
+      c.processor.onEvent(input, hit.matched, hit.after, (a) => {
         c.alerts++;
         // A first_seen alert is "first" only in what this run saw: the catch-up pass checks it against history.
-        if (c.kind === 'first_seen') ledger.add(c.rule.id, a.group_key, a.alert_time, false);
+        if (c.kind === 'first_seen') this.ledger.add(c.rule.id, a.group_key, a.alert_time, false);
         out.push(a);
       });
     }
-  };
+  }
 
-  const watermark = (): number => {
+  private watermark(): number {
     let min = Number.POSITIVE_INFINITY;
-    for (const max of streams.values()) if (max < min) min = max;
-    return min === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : min - lateness;
-  };
+    for (const max of this.streams.values()) if (max < min) min = max;
+    return min === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : min - this.lateness;
+  }
 
-  const drain = (until: number, out: Alert[]) => {
-    for (let top = buffer.peek(); top !== undefined && top.t < until; top = buffer.peek()) release(buffer.pop()!, out);
-    if (until > horizon) horizon = until;
-    for (const c of compiled) c.processor.sweep(horizon);
-  };
+  private drain(until: number, out: Alert[]): void {
+    for (let top = this.buffer.peek(); top !== undefined && top.t < until; top = this.buffer.peek()) this.release(this.buffer.pop()!, out);
+    if (until > this.horizon) this.horizon = until;
+    for (const c of this.compiled) c.processor.sweep(this.horizon);
+  }
 
-  const process = (batch: AuditEvent[], stream = ''): Alert[] => {
+  endStream(stream: string): void {
+    this.streams.delete(stream);
+  }
+
+  flush(): Alert[] {
     const out: Alert[] = [];
-    let max = streams.get(stream) ?? Number.NEGATIVE_INFINITY;
-    for (const e of batch) {
-      events++;
-      const t = e.event_time;
-      if (t > max) max = t;
-      const behind = t < horizon || (t === lastT && e.event_id <= lastId);
-      let pending: Pending | null = null;
-      let counted = false;
-      for (let i = 0; i < compiled.length; i++) {
-        const c = compiled[i];
-        const matched = c.match(e);
-        const after = c.after ? c.after(e) : false;
-        if (!matched && !after) continue;
-        if (c.immediate) {
-          c.alerts++;
-          out.push(immediateAlert[i](e));
-        } else if (behind) {
-          c.late++;
-          if (!counted) late++;
-          counted = true;
-          ledger.add(c.rule.id, c.key(e), t, true);
-        } else {
-          pending ??= { t, id: e.event_id, hits: [] };
-          pending.hits.push({ rule: i, roles: (matched ? 1 : 0) | (after ? 2 : 0), group: c.key(e), value: c.value(e) });
-        }
-      }
-      if (pending && buffer.push(pending)) {
-        if (buffer.size > maxBuffered) {
-          forced++;
-          release(buffer.pop()!, out);
-        }
-      }
-    }
-    streams.set(stream, max);
-    drain(watermark(), out);
+    this.drain(Number.POSITIVE_INFINITY, out);
+    this.streams.clear();
     return out;
-  };
+  }
 
-  const flush = (): Alert[] => {
-    const out: Alert[] = [];
-    drain(Number.POSITIVE_INFINITY, out);
-    streams.clear();
-    return out;
-  };
-
-  const stats = (): RuleEngineStats => {
-    const perRule: Record<string, RuleStats> = {};
-    for (const c of compiled) {
+  stats(): RuleEngineStats {
+    const rules: Record<string, RuleStats> = {};
+    for (const c of this.compiled) {
       const s = c.processor.state();
-      perRule[c.rule.id] = {
+      rules[c.rule.id] = {
         alerts: c.alerts,
         suppressed: s.suppressed,
         late: c.late,
@@ -259,24 +292,20 @@ export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOpti
         evicted_cap: s.evicted_cap,
       };
     }
-    const w = watermark();
+    const w = this.watermark();
     return {
-      events,
-      alerts: compiled.reduce((n, c) => n + c.alerts, 0),
-      late,
-      buffered: buffer.size,
-      forced,
-      streams: streams.size,
+      events: this.events,
+      alerts: this.compiled.reduce((n, c) => n + c.alerts, 0),
+      late: this.late,
+      buffered: this.buffer.size,
+      forced: this.forced,
+      streams: this.streams.size,
       watermark: Number.isFinite(w) ? w : null,
-      rules: perRule,
+      rules,
     };
-  };
+  }
 
-  return {
-    process,
-    endStream: (stream) => void streams.delete(stream),
-    flush,
-    stats,
-    lateScopes: () => ledger,
-  };
+  lateScopes(): LateLedger {
+    return this.ledger;
+  }
 }

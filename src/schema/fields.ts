@@ -25,6 +25,17 @@ export interface FieldSpec {
 export const SOURCES = ['pgaudit', 'das', 'proxy'] as const;
 export type Source = (typeof SOURCES)[number];
 
+/** True for one of {@link SOURCES}. */
+export function isSource(value: string): value is Source {
+  return (SOURCES as readonly string[]).includes(value);
+}
+
+/** A source name as a user writes it (e.g. `compact --source`); throws a message listing the sources. */
+export function parseSource(text: string): Source {
+  if (isSource(text)) return text;
+  throw new Error(`unknown source ${JSON.stringify(text)} (expected one of ${SOURCES.join(', ')})`);
+}
+
 /** What kind of activity an event records; one set for every source. */
 export const EVENT_CLASSES = [
   'CONNECT',
@@ -43,6 +54,11 @@ export type EventClass = (typeof EVENT_CLASSES)[number];
 /** The raw shapes a collector reads; `source_format` names one of them. */
 export const SOURCE_FORMATS = ['csvlog', 'jsonlog', 'stderr', 'cloudwatch', 'das', 'proxy'] as const;
 export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+/** True for one of {@link SOURCE_FORMATS} (`auto` is not one: it asks for detection). */
+export function isSourceFormat(value: string): value is SourceFormat {
+  return (SOURCE_FORMATS as readonly string[]).includes(value);
+}
 
 export const SCHEMA_VERSION = 1;
 
@@ -179,6 +195,3 @@ export type AuditEvent = RecordOf<typeof EVENT_FIELDS> & { source: Source };
  * the policies stage assigns a new list rather than pushing onto it.
  */
 export const NO_POLICY_IDS: string[] = Object.freeze([]) as unknown as string[];
-
-/** Names of the stored columns. */
-export type EventFieldName = (typeof EVENT_FIELDS)[number]['name'];

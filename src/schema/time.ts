@@ -30,11 +30,6 @@ export function parseTimestampMicros(text: string): number | null {
   return (ms - offsetMinutes * 60_000) * 1000 + micros;
 }
 
-/** Microseconds since the epoch from a `Date` or epoch milliseconds. */
-export function microsFromMillis(ms: number): number {
-  return Math.round(ms) * 1000;
-}
-
 /** Now, in microseconds since the epoch (millisecond resolution). */
 export function nowMicros(): number {
   return Date.now() * 1000;

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -63,16 +63,23 @@ describe('CLI conventions', () => {
 
   it('ends quietly (exit 0, no stack) when its output is piped into head -1', async () => {
     await syntheticLake(lake.dir, 200_000);
-    for (const args of [
+    for (const [i, args] of [
       `query --lake ${lake.dir} --format csv "SELECT * FROM audit_events"`,
       `query --lake ${lake.dir} --format json "SELECT * FROM audit_events"`,
       `hunt --lake ${lake.dir} --format jsonl`,
       'rules test --help',
       'rules sql',
-    ]) {
-      const r = shell(`node bin/auditlake.js ${args} | head -1`);
+    ].entries()) {
+      // A temp dir of its own: the spill folder and the FIFO's folder must be gone though the process ended early.
+      const temp = join(lake.dir, `tmp-${i}`);
+      await mkdir(temp);
+      const r = shell(`node bin/auditlake.js ${args} | head -1`, { TMPDIR: temp });
       expect(r.err, args).not.toMatch(/EPIPE|Error|at /);
       expect(r.code, args).toBe(0);
+      expect(
+        (await readdir(temp)).filter((f) => !f.startsWith('tsx-')),
+        args,
+      ).toEqual([]);
     }
   }, 120_000);
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -9,7 +9,7 @@ import { dasCollector } from '../../src/collectors/das/collector.js';
 import { createDasDecoder } from '../../src/collectors/das/decoder.js';
 import { DasTransientError } from '../../src/collectors/das/kms.js';
 import { encodeDasRecord, generateDataKey } from '../support/das-encoder.js';
-import { collectFile, FIXTURES, startDasKms } from '../support/das-kms.js';
+import { collectFile, FIXTURES, setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 
 let kms: KmsServer;
@@ -18,7 +18,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'das-collector-'));
 beforeAll(async () => {
   kms = await startDasKms();
 });
-afterAll(() => kms.stop());
+afterAll(async () => {
+  await kms.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('DAS collector', () => {
   it('quarantines each bad record with a reason while the rest lands', async () => {
@@ -146,5 +149,31 @@ describe('DAS collector', () => {
     await expect(failed).rejects.toBeInstanceOf(DasTransientError);
     // The SDK's retry strategy made the attempts (maxAttempts, or AWS_MAX_ATTEMPTS): none added on top.
     await expect(failed).rejects.toThrow(/^KMS Decrypt failed after 2 attempts/);
+  });
+
+  it('quarantines a record of an unknown envelope version whole, so it can be read again', async () => {
+    const key = await generateDataKey(new KMSClient({}), KMS_KEY_ID, CLUSTER_ID);
+    const known = await encodeDasRecord(auroraRecords()[0].record, '1.2', key);
+    const unknown = await encodeDasRecord(auroraRecords()[0].record, '2.0', key);
+    const path = join(tmp, 'versions.jsonl');
+    writeFileSync(path, `${known}\n${unknown}\n`);
+    const { total } = await collectFile(path, { resourceId: CLUSTER_ID });
+    expect(total.records).toBe(2);
+    expect(total.events.length).toBeGreaterThan(0);
+    expect(total.rejected.map((r) => [r.source_ref, r.reason, r.raw])).toEqual([
+      [`${path}:2`, 'unknown envelope version "2.0" (known: 1.0, 1.1, 1.2)', unknown],
+    ]);
+  });
+
+  it('test wiring: the local KMS puts the environment back when it stops', async () => {
+    const names = ['AWS_ENDPOINT_URL_KMS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_PROFILE'];
+    const restore = setEnv({ AWS_PROFILE: 'kept' });
+    const before = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+    const second = await startDasKms();
+    expect(process.env.AWS_ENDPOINT_URL_KMS).toBe(second.url);
+    await second.stop();
+    expect(Object.fromEntries(names.map((n) => [n, process.env[n]]))).toEqual(before);
+    restore();
+    expect(process.env.AWS_PROFILE).toBeUndefined();
   });
 });

@@ -33,9 +33,15 @@ describe('DAS envelope', () => {
     );
   });
 
-  it('accepts an envelope of any version and names what is missing', () => {
-    const env = { type: 'DatabaseActivityMonitoringRecords', version: '1.3', databaseActivityEvents: 'QUJD', key: 'S0VZ' };
-    expect(parseEnvelope(JSON.stringify(env))).toMatchObject({ ok: true, envelope: { version: '1.3', key: 'S0VZ' } });
+  it('accepts the known versions, refuses another one by name, and names what is missing', () => {
+    const env = { type: 'DatabaseActivityMonitoringRecords', version: '1.2', databaseActivityEvents: 'QUJD', key: 'S0VZ' };
+    for (const version of ['1.0', '1.1', '1.2'])
+      expect(parseEnvelope(JSON.stringify({ ...env, version }))).toMatchObject({ ok: true, envelope: { version, key: 'S0VZ' } });
+    expect(parseEnvelope(JSON.stringify({ ...env, version: '1.3' }))).toEqual({
+      ok: false,
+      reason: 'unknown envelope version "1.3" (known: 1.0, 1.1, 1.2)',
+    });
+    expect(parseEnvelope(JSON.stringify({ ...env, version: 1.1 }))).toEqual({ ok: false, reason: 'envelope has no version' });
     expect(parseEnvelope(JSON.stringify({ ...env, key: undefined }))).toEqual({ ok: false, reason: 'envelope has no key' });
     expect(parseEnvelope('[]')).toEqual({ ok: false, reason: 'envelope is not a JSON object' });
     expect(parseEnvelope('  ')).toEqual({ ok: false, reason: 'empty record' });

@@ -21,13 +21,14 @@ import { createKinesisClient } from '../../src/collectors/das/kinesis-client.js'
 import { type CheckpointStore, createKinesisSource, SHARD_END, type ShardPositions } from '../../src/collectors/das/kinesis-source.js';
 import type { AuditEvent } from '../../src/schema/index.js';
 import { type DasDataKey, encodeDasRecord, generateDataKey } from '../support/das-encoder.js';
-import { startDasKms } from '../support/das-kms.js';
+import { setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 
 const require = createRequire(import.meta.url);
 const TOTAL = 60;
 
 let kinesalite: Server;
+let restoreKinesisEnv: (() => void) | undefined;
 let kms: KmsServer;
 
 function record(i: number) {
@@ -78,7 +79,7 @@ beforeAll(async () => {
   kinesalite = createKinesalite({ createStreamMs: 50, updateStreamMs: 50 });
   await new Promise<void>((resolve) => kinesalite.listen(0, '127.0.0.1', resolve));
   const { port } = kinesalite.address() as { port: number };
-  process.env.AWS_ENDPOINT_URL_KINESIS = `http://127.0.0.1:${port}`;
+  restoreKinesisEnv = setEnv({ AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${port}` });
 
   const client = createKinesisClient();
   await client.send(new CreateStreamCommand({ StreamName: STREAM_NAME, ShardCount: 2 }));
@@ -99,6 +100,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((r) => kinesalite?.close(r));
+  restoreKinesisEnv?.();
   await kms?.stop();
 });
 

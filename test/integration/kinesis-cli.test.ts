@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_NAME } from '../../fixtures/das/sample-records.js';
 import { runCli } from '../../src/cli/main.js';
 import { createKinesisClient } from '../../src/collectors/das/kinesis-client.js';
-import { startDasKms } from '../support/das-kms.js';
+import { setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 import { tempLake } from '../support/lake.js';
 
@@ -45,6 +45,7 @@ async function counts(lake: string): Promise<{ n: number; distinct: number }> {
 
 describe('auditlake ingest --kinesis-stream', () => {
   let kinesalite: Server;
+  let restoreKinesisEnv: (() => void) | undefined;
   let kms: KmsServer;
   const client = () => createKinesisClient();
 
@@ -60,7 +61,7 @@ describe('auditlake ingest --kinesis-stream', () => {
     kms = await startDasKms();
     kinesalite = (require('kinesalite') as (o: object) => Server)({ createStreamMs: 20 });
     await new Promise<void>((r) => kinesalite.listen(0, '127.0.0.1', r));
-    process.env.AWS_ENDPOINT_URL_KINESIS = `http://127.0.0.1:${(kinesalite.address() as { port: number }).port}`;
+    restoreKinesisEnv = setEnv({ AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${(kinesalite.address() as { port: number }).port}` });
     await client().send(new CreateStreamCommand({ StreamName: STREAM_NAME, ShardCount: 2 }));
     for (;;) {
       const s = await client().send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }));
@@ -71,6 +72,7 @@ describe('auditlake ingest --kinesis-stream', () => {
 
   afterAll(async () => {
     await new Promise((r) => kinesalite?.close(r));
+    restoreKinesisEnv?.();
     await kms?.stop();
   });
 

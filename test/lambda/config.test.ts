@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundledRulesDir, loadLambdaConfig } from '../../src/lambda/config.js';
+import { bundledRulesDir, type LambdaConfig, loadLambdaConfig } from '../../src/lambda/config.js';
+import { type Runtime, sharedRuntime } from '../../src/lambda/runtime.js';
 
 describe('Lambda configuration from environment variables', () => {
   it('reads every variable, with the bundled rules by default', () => {
@@ -46,5 +47,38 @@ describe('Lambda configuration from environment variables', () => {
     expect(message).toMatch(/expected s3:\/\/bucket\/prefix[\s\S]*at LAKE_URL/);
     expect(message).toMatch(/not the cluster name[\s\S]*at DAS_RESOURCE_ID/);
     expect(message).toMatch(/expected an SNS topic ARN[\s\S]*at ALERTS_TOPIC_ARN/);
+  });
+});
+
+describe('sharedRuntime', () => {
+  /** Builds a stand-in runtime that only records its configuration (no S3, no DuckDB). */
+  function builder(fail = 0) {
+    const built: LambdaConfig[] = [];
+    return {
+      built,
+      async create(config: LambdaConfig): Promise<Runtime> {
+        if (fail-- > 0) throw new Error('S3 unreachable');
+        built.push(config);
+        return { config } as Runtime;
+      },
+    };
+  }
+
+  it('builds once per configuration, never handing out a runtime built for other settings', async () => {
+    const b = builder();
+    const a1 = sharedRuntime(loadLambdaConfig({ LAKE_URL: 's3://lake/shared-a' }), b.create);
+    const a2 = sharedRuntime(loadLambdaConfig({ LAKE_URL: 's3://lake/shared-a' }), b.create);
+    const other = sharedRuntime(loadLambdaConfig({ LAKE_URL: 's3://lake/shared-b' }), b.create);
+    expect(await a1()).toBe(await a2());
+    expect((await other()).config.lakeUrl).toBe('s3://lake/shared-b');
+    expect((await a1()).config.lakeUrl).toBe('s3://lake/shared-a');
+    expect(b.built.map((c) => c.lakeUrl)).toEqual(['s3://lake/shared-a', 's3://lake/shared-b']);
+  });
+
+  it('retries a failed build on the next call', async () => {
+    const b = builder(1);
+    const runtime = sharedRuntime(loadLambdaConfig({ LAKE_URL: 's3://lake/shared-retry' }), b.create);
+    await expect(runtime()).rejects.toThrow('S3 unreachable');
+    expect((await runtime()).config.lakeUrl).toBe('s3://lake/shared-retry');
   });
 });

@@ -71,8 +71,9 @@ describe('bundled Lambda handlers', () => {
   });
 
   afterAll(async () => {
-    await kms?.stop();
+    // Reverse order of start: each puts back the environment it found.
     await s3?.close();
+    await kms?.stop();
     delete process.env.LAKE_URL;
   });
 

@@ -3,7 +3,7 @@ import { CLUSTER_ID } from '../../fixtures/das/sample-records.js';
 import { loadLambdaConfig } from '../../src/lambda/config.js';
 import { processKinesisBatch } from '../../src/lambda/kinesis-batch.js';
 import { createRuntime, type Runtime } from '../../src/lambda/runtime.js';
-import { FIXTURES } from '../support/das-kms.js';
+import { FIXTURES, setEnv } from '../support/das-kms.js';
 import { type KmsServer, startKmsServer } from '../support/kms-server.js';
 import { TestS3 } from '../support/s3.js';
 import { copyLake, DAS_EVENT, EVENTS_BY_SEQUENCE, kinesisRecord, streamArn } from './support.js';
@@ -29,9 +29,11 @@ describe('kinesis-das partial batch failures', () => {
   let kmsPort: number;
   let rt: Runtime;
 
+  let restoreEnv = () => {};
   const startKms = async (port = 0) => {
     kms = await startKmsServer({ keyFile: `${FIXTURES}kms-keys.json`, port });
-    process.env.AWS_ENDPOINT_URL_KMS = kms.url;
+    restoreEnv();
+    restoreEnv = setEnv({ AWS_ENDPOINT_URL_KMS: kms.url });
     kmsPort = Number(new URL(kms.url).port);
   };
 
@@ -42,9 +44,10 @@ describe('kinesis-das partial batch failures', () => {
   });
 
   afterAll(async () => {
-    rt?.lake.connection.closeSync();
-    await kms?.stop();
+    await rt?.lake.close();
     await s3?.close();
+    await kms?.stop();
+    restoreEnv();
   });
 
   it('quarantines permanent failures and returns transient ones, then a retry completes the shard exactly once', async () => {

@@ -12,7 +12,7 @@ import { processKinesisBatch } from '../../src/lambda/kinesis-batch.js';
 import { createRuntime } from '../../src/lambda/runtime.js';
 import { SKIP_NOT_SELECTED } from '../../src/pipeline/policies-stage.js';
 import { copyLake, DAS_EVENT, DAS_EXPECTED_EVENTS, query as queryDir } from '../lambda/support.js';
-import { startDasKms } from '../support/das-kms.js';
+import { setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 import { tempLake } from '../support/lake.js';
 import { TestS3 } from '../support/s3.js';
@@ -78,6 +78,7 @@ const EXPECTED = [
 describe('policies select DAS events at ingest', () => {
   let kms: KmsServer;
   let kinesalite: Server;
+  let restoreKinesisEnv: (() => void) | undefined;
   let lake: Awaited<ReturnType<typeof tempLake>>;
   let policies: string;
 
@@ -88,11 +89,12 @@ describe('policies select DAS events at ingest', () => {
     await writeFile(policies, POLICIES);
     kinesalite = (require('kinesalite') as (o: object) => Server)({ createStreamMs: 20 });
     await new Promise<void>((r) => kinesalite.listen(0, '127.0.0.1', r));
-    process.env.AWS_ENDPOINT_URL_KINESIS = `http://127.0.0.1:${(kinesalite.address() as { port: number }).port}`;
+    restoreKinesisEnv = setEnv({ AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${(kinesalite.address() as { port: number }).port}` });
   });
 
   afterAll(async () => {
     await new Promise((r) => kinesalite?.close(r));
+    restoreKinesisEnv?.();
     await kms?.stop();
     await lake?.cleanup();
   });
@@ -167,7 +169,7 @@ describe('policies select DAS events at ingest', () => {
       expect(rows.map((r) => r.p)).toEqual(['account-reads', 'failed-anything-missing', 'order-writes']);
       await copy.cleanup();
     } finally {
-      rt.lake.connection.closeSync();
+      await rt.lake.close();
       await s3.close();
     }
   });

@@ -62,7 +62,7 @@ describe('fail-closed recording', () => {
     storage.failing = true;
     await a.query('select 2').catch(() => {});
     const result = await recording;
-    lake.connection.closeSync();
+    await lake.close();
     expect(result.error?.message).toMatch(/injected failure/);
     expect(result.events).toBeGreaterThanOrEqual(2); // CONNECT and select 1 were durable
     // The open session was ended by the proxy with 57P01, and a new client is refused.
@@ -83,7 +83,7 @@ describe('fail-closed recording', () => {
     await new Promise((r) => setTimeout(r, 200));
     await proxy.close();
     const result = await recording;
-    lake.connection.closeSync();
+    await lake.close();
     expect(result.error?.message).toMatch(/injected failure/);
     // CONNECT, 20 statements, DISCONNECT: none durable, all counted.
     expect(result.events).toBe(0);

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import {
   parseBackendKeyData,
   parseCommandComplete,
-  parseCopyResponse,
   parseErrorResponse,
   parseParameterDescription,
   parseParameterStatus,
@@ -111,7 +110,6 @@ const PARSERS: ((b: Buffer) => unknown)[] = [
   parseErrorResponse,
   parseParameterStatus,
   parseBackendKeyData,
-  parseCopyResponse,
 ];
 
 function nullSink(): EventSink & { events: number; rejected: number } {

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportLake } from '../support/report-lake.js';
@@ -7,15 +10,27 @@ import { reportLake } from '../support/report-lake.js';
 
 const run = promisify(execFile);
 let lake: Awaited<ReturnType<typeof reportLake>>;
+/** The commands' own temporary folder: whatever they leave behind shows here. */
+let temp: string;
 
 beforeAll(async () => {
   lake = await reportLake();
+  temp = await mkdtemp(join(tmpdir(), 'auditlake-pipe-'));
 }, 120_000);
-afterAll(() => lake.cleanup());
+afterAll(async () => {
+  await lake.cleanup();
+  await rm(temp, { recursive: true, force: true });
+});
 
 async function piped(command: string): Promise<{ stdout: string; stderr: string }> {
   // pipefail: the exit status is auditlake's, not head's.
-  return run('bash', ['-c', `set -o pipefail; ${command} | head -1`], { timeout: 60_000 });
+  const result = await run('bash', ['-c', `set -o pipefail; ${command} | head -1`], {
+    timeout: 60_000,
+    env: { ...process.env, TMPDIR: temp },
+  });
+  // Ended early by the closed pipe, the command still removed its DuckDB spill folder (tsx's cache may be there).
+  expect((await readdir(temp)).filter((f) => !f.startsWith('tsx-'))).toEqual([]);
+  return result;
 }
 
 describe('a pipe into head', () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { FsStorage } from '../../src/lake/fs-storage.js';
@@ -159,7 +160,8 @@ describe('auditlake report', () => {
   });
 
   it('gives the same rows from the Athena form of every report (Trino-only array_join shimmed)', async () => {
-    const connection = await openLakeSession(new FsStorage(lake.dir));
+    const session = await openLakeSession(new FsStorage(lake.dir));
+    const connection = session.connection;
     try {
       // Trino's array_join(array, sep) leaves out nulls; so does DuckDB's array_to_string.
       await connection.run('CREATE MACRO array_join(l, sep) AS array_to_string(l, sep)');
@@ -175,8 +177,9 @@ describe('auditlake report', () => {
         expect(await all(r.sql('athena', settings)), r.name).toEqual(duck);
       }
     } finally {
-      connection.closeSync();
+      await session.close();
     }
+    expect(existsSync(session.tempDirectory)).toBe(false);
   });
 
   it('writes CSV and a table, to stdout or a file', async () => {

@@ -12,14 +12,37 @@ import { type KmsServer, startKmsServer } from './kms-server.js';
 
 export const FIXTURES = new URL('../../fixtures/das/', import.meta.url).pathname;
 
-/** Starts the local KMS and points the SDK's environment at it (endpoint, region, dummy credentials). */
+/**
+ * Starts the local KMS and points the SDK's environment at it (endpoint, region, dummy credentials);
+ * `stop()` closes it and puts the environment back as it was.
+ */
 export async function startDasKms(): Promise<KmsServer> {
   const server = await startKmsServer({ keyFile: `${FIXTURES}kms-keys.json` });
-  process.env.AWS_ENDPOINT_URL_KMS = server.url;
-  process.env.AWS_REGION = 'us-east-1';
-  process.env.AWS_ACCESS_KEY_ID = 'test';
-  process.env.AWS_SECRET_ACCESS_KEY = 'test';
-  return server;
+  const restore = setEnv({
+    AWS_ENDPOINT_URL_KMS: server.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  });
+  return {
+    ...server,
+    async stop() {
+      restore();
+      await server.stop();
+    },
+  };
+}
+
+/** Sets environment variables; the function returned restores each to its earlier value (or absence). */
+export function setEnv(values: Record<string, string>): () => void {
+  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, values);
+  return () => {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
 }
 
 /** Every batch of a collector run folded into one, plus the batches' event counts. */

@@ -19,6 +19,6 @@ export async function ingestInto(dir: string, paths: string[], format = 'auto', 
   try {
     return await ingestFiles(paths, lake, { format, batchSize: DEFAULT_BATCH_SIZE, collectorOptions: {}, observers: [] });
   } finally {
-    lake.connection.closeSync();
+    await lake.close();
   }
 }

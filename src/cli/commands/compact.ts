@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { type CompactionSummary, compactLake, DEFAULT_TARGET_BYTES } from '../../lake/compact.js';
 import { acquireLakeLock } from '../../lake/lake-lock.js';
 import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
+import { parseSource, type Source } from '../../schema/index.js';
 import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
 import { openLakeForReading } from '../lake-options.js';
 import { startProgress } from '../progress.js';
@@ -68,8 +69,12 @@ export const compactCommand: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(' ')}`);
     if (values.date !== undefined && !isCalendarDate(values.date))
       throw new UsageError(`--date ${values.date}: expected a calendar date YYYY-MM-DD`);
-    if (values.source !== undefined && !/^[a-z_]+$/.test(values.source))
-      throw new UsageError(`--source ${values.source}: expected a source name`);
+    let source: Source | undefined;
+    try {
+      source = values.source === undefined ? undefined : parseSource(values.source);
+    } catch (e) {
+      throw new UsageError(`--source ${(e as Error).message}`, { cause: e });
+    }
     const targetMb = positiveOption(values['target-mb'], DEFAULT_TARGET_BYTES / 1024 / 1024, '--target-mb');
     const storage = await openLakeForReading(values.lake, '--lake', { sseKmsKeyId: values['sse-kms-key'] });
     const lock = await acquireLakeLock(storage, 'compact');
@@ -80,7 +85,7 @@ export const compactCommand: Command = {
       summary = await compactLake(storage, {
         targetBytes: Math.round(targetMb * 1024 * 1024),
         date: values.date,
-        source: values.source,
+        source,
         parquet: DEFAULT_PARQUET,
         signer: await signerFrom(values),
       });

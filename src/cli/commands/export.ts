@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SOURCES, exportOcsfFiles, exportOcsfLines, type OcsfFormat } from '../../export/ocsf/export.js';
 import { OCSF_VERSION } from '../../export/ocsf/map.js';
 import { type Period, resolveDay } from '../../reports/run.js';
-import { OutputClosed, stdoutSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { openLakeForReading, openStorage } from '../lake-options.js';
+import { outputSink } from '../output.js';
 
 const HELP = `Usage: auditlake export ocsf --lake <dir|s3://...> --out <dir|s3://...|-> [options]
 
@@ -85,11 +85,7 @@ export const exportCommand: Command = {
 
     if (values.out === '-') {
       if (format !== 'jsonl') throw new UsageError('--out - writes JSON lines: add --format jsonl');
-      try {
-        await exportOcsfLines(lake, stdoutSink(io), period, { region, accountId });
-      } catch (e) {
-        if (!(e instanceof OutputClosed)) throw e;
-      }
+      await exportOcsfLines(lake, outputSink(io), period, { region, accountId });
       return EXIT.ok;
     }
     if (!region) throw new UsageError('--region is required for the Security Lake layout (or set AWS_REGION)');

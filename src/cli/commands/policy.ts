@@ -58,7 +58,7 @@ async function policiesFrom(path: string | undefined, option: string): Promise<P
   try {
     return await loadPolicies(path);
   } catch (e) {
-    if (e instanceof PolicyLoadError) throw new UsageError(e.message);
+    if (e instanceof PolicyLoadError) throw new UsageError(e.message, { cause: e });
     throw e;
   }
 }

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { openProxyEventsWriter } from '../../collectors/proxy-events/index.js';
+import { openProxyEventsWriter, type ProxyEventsWriter } from '../../collectors/proxy-events/index.js';
 import { FsStorage } from '../../lake/fs-storage.js';
 import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
-import { startProxy } from '../../proxy/index.js';
+import { type ProxyOptionsInput, type RunningProxy, startProxy } from '../../proxy/index.js';
 import { createSqlRedactor, loadRedactConfig, type RedactPatterns } from '../../redact/index.js';
-import { type Command, EXIT, fileModeOption, positiveOption, UsageError } from '../command.js';
+import { type Command, EXIT, fileModeOption, type Io, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
 import { recordProxyEvents } from '../proxy-recording.js';
 import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
@@ -49,6 +49,105 @@ SIGINT or SIGTERM stops accepting clients, lets sessions finish (up to 10 s), wr
 recorded and exits 0. Lifecycle and statistics are logged as JSON lines on stdout.
 `;
 
+type ProxyValues = Record<string, string | boolean | undefined>;
+
+/** What a run needs besides the outputs: the proxy's options and the recording's. */
+interface ProxySettings {
+  input: ProxyOptionsInput;
+  onOverflow: 'block' | 'drop';
+  redact: RedactPatterns | undefined;
+  flushEvents: number;
+  flushSeconds: number;
+}
+
+/** Checks the options (a mistake is a usage error naming the option) and loads the redaction patterns. */
+async function proxySettings(values: ProxyValues): Promise<ProxySettings> {
+  const text = (name: string) => values[name] as string | undefined;
+  const upstream = text('upstream');
+  if (!upstream) throw new UsageError('--upstream <host:port> is required');
+  if (!values.out && !values.events) throw new UsageError('give --out <lake>, --events <dir>, or both: recorded events must go somewhere');
+  const upstreamTls = text('upstream-tls') as string;
+  if (upstreamTls !== 'disable' && upstreamTls !== 'require' && upstreamTls !== 'verify-full')
+    throw new UsageError(`--upstream-tls ${upstreamTls}: expected disable, require or verify-full`);
+  const onOverflow = text('on-overflow') as string;
+  if (onOverflow !== 'block' && onOverflow !== 'drop') throw new UsageError(`--on-overflow ${onOverflow}: expected block or drop`);
+  const clientTls = text('client-tls') as string;
+  if (clientTls !== 'allow' && clientTls !== 'require') throw new UsageError(`--client-tls ${clientTls}: expected allow or require`);
+  let redact: RedactPatterns | undefined;
+  const redactFile = text('redact');
+  if (redactFile) {
+    try {
+      redact = await loadRedactConfig(redactFile);
+    } catch (e) {
+      throw new UsageError(`--redact ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const input: ProxyOptionsInput = {
+    listen: text('listen'),
+    upstream,
+    tlsCert: text('tls-cert') ?? (process.env.AUDITLAKE_TLS_CERT || undefined),
+    tlsKey: text('tls-key') ?? (process.env.AUDITLAKE_TLS_KEY || undefined),
+    upstreamTls,
+    upstreamCa: text('upstream-ca'),
+    onOverflow,
+    instanceId: text('instance-id'),
+    clientTls,
+    redact,
+    recordParameters: !values['no-parameters'],
+    authTimeoutMs: positiveOption(text('auth-timeout'), 60, '--auth-timeout') * 1000,
+    maxConnections: Math.floor(positiveOption(text('max-connections'), 1000, '--max-connections')),
+    maxStartupConnections: Math.floor(positiveOption(text('max-startup-connections'), 200, '--max-startup-connections')),
+  };
+  return {
+    input,
+    onOverflow,
+    redact,
+    flushEvents: positiveOption(text('flush-events'), 50_000, '--flush-events'),
+    flushSeconds: positiveOption(text('flush-seconds'), 60, '--flush-seconds'),
+  };
+}
+
+/** Where recorded events go: the lake (`--out`), JSON-lines files (`--events`), or both; `close` lets go of them. */
+interface ProxyOutputs {
+  lake: LakeWriter | null;
+  writer: ProxyEventsWriter | null;
+  close(): Promise<void>;
+}
+
+async function openOutputs(values: ProxyValues, fileMode: number): Promise<ProxyOutputs> {
+  const storage = values.out ? openStorage(values.out as string, '--out') : null;
+  if (storage instanceof FsStorage) storage.fileMode = fileMode;
+  const lake = storage
+    ? await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer: await signerFrom(values) }, undefined, { lock: 'proxy' })
+    : null;
+  const outputs: ProxyOutputs = {
+    lake,
+    writer: null,
+    async close() {
+      await outputs.writer?.close();
+      await lake?.close();
+      await storage?.close();
+    },
+  };
+  try {
+    if (values.events) outputs.writer = await openProxyEventsWriter({ dir: values.events as string, fileMode });
+  } catch (e) {
+    await outputs.close();
+    throw e;
+  }
+  return outputs;
+}
+
+/** Starts the proxy; wrong options are the caller's to fix (exit 2), a busy port or a bad certificate file is not. */
+async function startOrExplain(input: ProxyOptionsInput, io: Io): Promise<RunningProxy> {
+  try {
+    return await startProxy(input, { log: (message, fields) => logJson(io.out, 'warn', message, fields) });
+  } catch (e) {
+    const message = (e as Error).message;
+    throw /^(invalid proxy options|listen:|upstream:)/.test(message) ? new UsageError(message, { cause: e }) : e;
+  }
+}
+
 /** `auditlake proxy`. */
 export const proxyCommand: Command = {
   name: 'proxy',
@@ -81,88 +180,42 @@ export const proxyCommand: Command = {
       },
     });
     const fileMode = fileModeOption(values['file-mode']);
-    if (!values.upstream) throw new UsageError('--upstream <host:port> is required');
-    if (!values.out && !values.events)
-      throw new UsageError('give --out <lake>, --events <dir>, or both: recorded events must go somewhere');
-    const upstreamTls = values['upstream-tls'] as string;
-    if (!['disable', 'require', 'verify-full'].includes(upstreamTls))
-      throw new UsageError(`--upstream-tls ${upstreamTls}: expected disable, require or verify-full`);
-    const onOverflow = values['on-overflow'] as string;
-    if (onOverflow !== 'block' && onOverflow !== 'drop') throw new UsageError(`--on-overflow ${onOverflow}: expected block or drop`);
-    const clientTls = values['client-tls'] as string;
-    if (clientTls !== 'allow' && clientTls !== 'require') throw new UsageError(`--client-tls ${clientTls}: expected allow or require`);
-    let redact: RedactPatterns | undefined;
-    if (values.redact) {
-      try {
-        redact = await loadRedactConfig(values.redact);
-      } catch (e) {
-        throw new UsageError(`--redact ${(e as Error).message}`);
-      }
-    }
-    const flushEvents = positiveOption(values['flush-events'], 50_000, '--flush-events');
-    const flushSeconds = positiveOption(values['flush-seconds'], 60, '--flush-seconds');
-    const storage = values.out ? openStorage(values.out, '--out') : null;
-    if (storage instanceof FsStorage) storage.fileMode = fileMode;
-    const lake = storage
-      ? await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer: await signerFrom(values) }, undefined, { lock: 'proxy' })
-      : null;
-    const writer = values.events ? await openProxyEventsWriter({ dir: values.events, fileMode }) : null;
-
-    let proxy: Awaited<ReturnType<typeof startProxy>>;
+    const settings = await proxySettings(values);
+    const outputs = await openOutputs(values, fileMode);
+    let proxy: RunningProxy;
     try {
-      proxy = await startProxy(
-        {
-          listen: values.listen,
-          upstream: values.upstream,
-          tlsCert: values['tls-cert'] ?? (process.env.AUDITLAKE_TLS_CERT || undefined),
-          tlsKey: values['tls-key'] ?? (process.env.AUDITLAKE_TLS_KEY || undefined),
-          upstreamTls: upstreamTls as 'disable' | 'require' | 'verify-full',
-          upstreamCa: values['upstream-ca'],
-          onOverflow,
-          instanceId: values['instance-id'],
-          clientTls,
-          redact,
-          recordParameters: !values['no-parameters'],
-          authTimeoutMs: positiveOption(values['auth-timeout'], 60, '--auth-timeout') * 1000,
-          maxConnections: Math.floor(positiveOption(values['max-connections'], 1000, '--max-connections')),
-          maxStartupConnections: Math.floor(positiveOption(values['max-startup-connections'], 200, '--max-startup-connections')),
-        },
-        { log: (message, fields) => logJson(io.out, 'warn', message, fields) },
-      );
+      proxy = await startOrExplain(settings.input, io);
     } catch (e) {
-      // Wrong options are the caller's to fix (exit 2); a busy port or a bad certificate file is not.
-      const message = (e as Error).message;
-      throw /^(invalid proxy options|listen:|upstream:)/.test(message) ? new UsageError(message) : e;
+      await outputs.close();
+      throw e;
     }
     logJson(io.out, 'info', 'listening', {
       address: `${proxy.address.host}:${proxy.address.port}`,
-      upstream: values.upstream,
+      upstream: settings.input.upstream,
       instance_id: proxy.instanceId,
     });
     const removeSignals = onStopSignal((signal) => {
       logJson(io.out, 'info', 'stopping', { signal });
       proxy.close().catch((e) => logJson(io.out, 'error', 'close failed', { error: (e as Error).message }));
     });
-
     let result: Awaited<ReturnType<typeof recordProxyEvents>>;
     try {
-      result = await recordProxyEvents(proxy, lake, writer, {
-        onOverflow,
-        flushEvents,
-        flushMs: flushSeconds * 1000,
-        redactor: createSqlRedactor(redact),
+      result = await recordProxyEvents(proxy, outputs.lake, outputs.writer, {
+        onOverflow: settings.onOverflow,
+        flushEvents: settings.flushEvents,
+        flushMs: settings.flushSeconds * 1000,
+        redactor: createSqlRedactor(settings.redact),
         onUnit: (unit) => logJson(io.out, 'info', 'unit written', unit),
         onFailure: (e) =>
           logJson(io.out, 'error', 'recording failed', {
             error: e.message,
-            action: onOverflow === 'block' ? 'refusing clients and ending sessions (fail-closed)' : 'relaying on, counting lost events',
+            action:
+              settings.onOverflow === 'block' ? 'refusing clients and ending sessions (fail-closed)' : 'relaying on, counting lost events',
           }),
       });
     } finally {
       removeSignals();
-      await writer?.close();
-      await lake?.close();
-      await storage?.close();
+      await outputs.close();
     }
     logJson(io.out, result.error ? 'error' : 'info', 'stopped', {
       ...(result.totals ?? {}),
@@ -170,7 +223,6 @@ export const proxyCommand: Command = {
       lost_events: result.lost,
       ...proxy.stats(),
     });
-    if (result.error) return EXIT.failed;
-    return EXIT.ok;
+    return result.error ? EXIT.failed : EXIT.ok;
   },
 };

@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -10,6 +8,7 @@ import { openDuckDb } from '../../lake/duckdb.js';
 import { sqlString } from '../../lake/parquet-convert.js';
 import { createEventsView, createLakeView, restrictToLake } from '../../lake/query.js';
 import type { Storage } from '../../lake/storage.js';
+import { tempFolder } from '../../lake/temp-folder.js';
 import { ALERT_FIELDS, ALERT_PARTITION_KEYS } from '../../rules/index.js';
 import { type Command, EXIT, type Io, UsageError } from '../command.js';
 import { csvLine, formatTable } from '../format-table.js';
@@ -71,21 +70,23 @@ export async function withLake<T>(
   use: (connection: DuckDBConnection, lockDown: LockDown) => Promise<T>,
   options: { allowExternalAccess?: boolean; timeZone?: string } = {},
 ): Promise<T> {
-  const spill = await mkdtemp(join(tmpdir(), 'auditlake-query-'));
-  const connection = await openDuckDb({ memoryLimit: QUERY_MEMORY, threads: 2, tempDirectory: spill });
+  const spill = await tempFolder('auditlake-query-');
+  let connection: DuckDBConnection | null = null;
   try {
+    connection = await openDuckDb({ memoryLimit: QUERY_MEMORY, threads: 2, tempDirectory: spill.path });
     const readable: string[] = [];
     await createEventsView(connection, storage, readable);
     await createLakeView(connection, storage, 'audit_alerts', 'alerts/', ALERT_FIELDS, ALERT_PARTITION_KEYS, readable);
     // DuckDB's own text of a TIMESTAMPTZ (casts, the CSV and JSON writers) follows the session's zone.
     if (options.timeZone && options.timeZone !== 'UTC') await connection.run(`SET TimeZone = ${sqlString(options.timeZone)}`);
+    const open = connection;
     const lockDown: LockDown = async (writable = []) => {
-      if (!options.allowExternalAccess) await restrictToLake(connection, [...readable, ...writable]);
+      if (!options.allowExternalAccess) await restrictToLake(open, [...readable, ...writable]);
     };
-    return await use(connection, lockDown);
+    return await use(open, lockDown);
   } finally {
-    connection.closeSync();
-    await rm(spill, { recursive: true, force: true });
+    connection?.closeSync();
+    await spill.remove();
   }
 }
 
@@ -119,14 +120,27 @@ async function copyToOutput(
   io: Io,
   lockDown: LockDown,
 ): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'auditlake-rows-'));
-  const fifo = join(dir, 'rows');
-  await lockDown([fifo]);
-  const columns = await describe(connection, sql);
-  if (!columns) {
-    await rm(dir, { recursive: true, force: true });
-    return jsRows(connection, sql, format, io);
+  const dir = await tempFolder('auditlake-rows-');
+  try {
+    const fifo = join(dir.path, 'rows');
+    await lockDown([fifo]);
+    const columns = await describe(connection, sql);
+    if (!columns) return await jsRows(connection, sql, format, io);
+    return await copyThroughFifo(connection, sql, columns, format, io, fifo);
+  } finally {
+    await dir.remove();
   }
+}
+
+/** `COPY` of the query into a new FIFO at `fifo`, pumped to the output as DuckDB writes it. */
+async function copyThroughFifo(
+  connection: DuckDBConnection,
+  sql: string,
+  columns: { name: string; type: string }[],
+  format: 'csv' | 'json',
+  io: Io,
+  fifo: string,
+): Promise<number> {
   execFileSync('mkfifo', ['-m', '600', fifo]);
   // Our own reader and a placeholder writer: neither open blocks, and the reader sees no end of file
   // before DuckDB has opened, written and closed its side.
@@ -151,7 +165,6 @@ async function copyToOutput(
     unregister();
     reader.destroy();
     await pumped.catch(() => {});
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -4,9 +4,10 @@ import { type TextFormat, writeRows } from '../../reports/format.js';
 import { writeHtmlReport } from '../../reports/html.js';
 import { openLakeSession } from '../../reports/lake-session.js';
 import { type Period, resolveDay, runReport } from '../../reports/run.js';
-import { fileSink, OutputClosed, stdoutSink, type TextSink } from '../../reports/sink.js';
+import { fileSink, type TextSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
 import { openLakeForReading } from '../lake-options.js';
+import { outputSink } from '../output.js';
 import { startProgress } from '../progress.js';
 import { TZ_OPTION, timeZoneOption, tzHelp } from '../time-zone.js';
 
@@ -98,11 +99,12 @@ export const reportCommand: Command = {
     };
     const storage = await openLakeForReading(values.lake);
 
-    const connection = await openLakeSession(storage);
+    const session = await openLakeSession(storage);
+    const connection = session.connection;
     const progress = startProgress(io, { json: format === 'json', ticking: true });
     const file = values.out ? fileSink(values.out) : null;
     // Rows written to a terminal's stdout must not land on the status line.
-    const out = stdoutSink(io);
+    const out = outputSink(io);
     const sink: TextSink = file ?? {
       write(text) {
         progress.clear();
@@ -134,10 +136,9 @@ export const reportCommand: Command = {
       return EXIT.ok;
     } catch (e) {
       progress.done();
-      if (e instanceof OutputClosed) return EXIT.ok;
       throw e;
     } finally {
-      connection.closeSync();
+      await session.close();
     }
   },
 };

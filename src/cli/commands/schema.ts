@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isS3Url, parseS3Url } from '../../lake/s3-storage.js';
+import { isS3Url, parseS3Url } from '../../lake/s3-url.js';
 import { ALERT_FIELDS, ALERT_PARTITION_KEYS, athenaAlertsDdl } from '../../rules/alert-schema.js';
 import { DEFAULT_PROJECTION_START } from '../../schema/athena.js';
 import { athenaEventsDdl, auditEventJsonSchema, EVENTS_TABLE, glueTableJson, type LakeTable } from '../../schema/index.js';
@@ -45,7 +45,7 @@ function checkLocation(location: string): void {
   try {
     parseS3Url(location);
   } catch (e) {
-    throw new UsageError(`--location ${(e as Error).message}`);
+    throw new UsageError(`--location ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -7,12 +7,9 @@
  * idle-unreferenced, so it needs no closing and never keeps a finished process alive. Work goes to the worker
  * with the fewest messages in flight; the callers bound how many are in flight (the decoder's concurrency).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker, type WorkerEntry, workerEntry } from '../worker-thread.js';
 import type { DecryptReply, DecryptRequest } from './decrypt-worker.js';
 import type { PayloadText } from './payload.js';
 
@@ -26,38 +23,6 @@ interface PoolWorker {
   inFlight: Map<number, Pending>;
   /** Messages this worker has answered. */
   done: number;
-}
-
-/** The file URL of tsx's ESM API (a development dependency), or null when it is not installed. */
-function tsxEsmApi(): string | null {
-  try {
-    const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
-    const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-    return pathToFileURL(join(dirname(manifest), exports['./esm/api'].import.default)).href;
-  } catch {
-    return null;
-  }
-}
-
-/** How to start a worker: a script file, or (in a checkout) a bootstrap evaluated as code. */
-type WorkerEntry = { script: string; eval: boolean };
-
-/**
- * Where the worker's code is: next to this module as JavaScript when built (`dist/`, the Lambda bundle), or as
- * TypeScript in a checkout, imported through tsx's API (loader hooks of the main thread do not reach worker
- * threads). Null when neither exists.
- */
-function workerEntry(): WorkerEntry | null {
-  for (const ext of ['.js', '.mjs']) {
-    const file = fileURLToPath(new URL(`./decrypt-worker${ext}`, import.meta.url));
-    if (existsSync(file)) return { script: file, eval: false };
-  }
-  const source = new URL('./decrypt-worker.ts', import.meta.url);
-  if (!existsSync(fileURLToPath(source))) return null;
-  const tsxApi = tsxEsmApi();
-  if (!tsxApi) return null;
-  const script = `import(${JSON.stringify(tsxApi)}).then((tsx) => tsx.tsImport(${JSON.stringify(source.href)}, ${JSON.stringify(source.href)}));`;
-  return { script, eval: true };
 }
 
 /** A pool of decryption threads. */
@@ -74,12 +39,12 @@ export class DecryptPool {
 
   /** A pool of `threads` workers, or null when the worker's code cannot be found (then decrypt in-thread). */
   static create(threads: number): DecryptPool | null {
-    const entry = workerEntry();
+    const entry = workerEntry(import.meta.url, 'decrypt-worker');
     return entry && threads > 0 ? new DecryptPool(entry, threads) : null;
   }
 
   private spawn(): PoolWorker {
-    const thread = new Worker(this.entry.script, { eval: this.entry.eval });
+    const thread = startWorker(this.entry);
     const worker: PoolWorker = { thread, inFlight: new Map(), done: 0 };
     thread.on('message', (reply: DecryptReply) => {
       const pending = worker.inFlight.get(reply.id);

@@ -7,8 +7,12 @@
 /** The envelope `type` every DAS Kinesis record carries. */
 export const ENVELOPE_TYPE = 'DatabaseActivityMonitoringRecords';
 
-/** Envelope versions seen in the wild: 1.0 (Aurora PG 10.7/11.4), 1.1 (+errorMessage, startTime), 1.2 (+endTime, transactionId). */
-export const KNOWN_VERSIONS = ['1.0', '1.1', '1.2'] as const;
+/**
+ * Envelope versions seen in the wild: 1.0 (Aurora PG 10.7/11.4), 1.1 (+errorMessage, startTime), 1.2 (+endTime,
+ * transactionId). A record of another version is quarantined (kept whole, to be read again) rather than mapped
+ * by guesswork: the run summary then says a new version has appeared.
+ */
+const KNOWN_VERSIONS: readonly string[] = ['1.0', '1.1', '1.2'];
 
 /** A parsed, validated envelope. */
 export interface DasEnvelope {
@@ -49,6 +53,8 @@ export function parseEnvelope(text: string): EnvelopeResult {
   const env = value as Record<string, unknown>;
   if (env.type !== ENVELOPE_TYPE) return { ok: false, reason: `unknown envelope type ${JSON.stringify(env.type ?? null)}` };
   if (typeof env.version !== 'string') return { ok: false, reason: 'envelope has no version' };
+  if (!KNOWN_VERSIONS.includes(env.version))
+    return { ok: false, reason: `unknown envelope version ${JSON.stringify(env.version)} (known: ${KNOWN_VERSIONS.join(', ')})` };
   if (typeof env.databaseActivityEvents !== 'string' || env.databaseActivityEvents === '') {
     return { ok: false, reason: 'envelope has no databaseActivityEvents' };
   }

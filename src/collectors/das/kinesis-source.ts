@@ -7,23 +7,21 @@
  * One loop polls the shards in turn, one GetRecords call at a time: the consumer pulling batches is the
  * backpressure, and there is no queue. Idle shards are polled at most every `pollIntervalMs`.
  */
-import {
-  GetRecordsCommand,
-  type GetRecordsCommandOutput,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  type Shard,
-} from '@aws-sdk/client-kinesis';
+import type { _Record, KinesisClient } from '@aws-sdk/client-kinesis';
+import { z } from 'zod';
 import { type Batch, newBatch, nowMicros } from '../../schema/index.js';
 import type { DasDecoder } from './decoder.js';
 import { createKinesisClient } from './kinesis-client.js';
-import { isClosed, isReady, listAllShards, SHARD_END } from './kinesis-shards.js';
-import { backoffDelay, sleep } from './kms.js';
+import { SHARD_END, type ShardReading, ShardSet } from './kinesis-shards.js';
+import { sleep } from './kms.js';
 
 export { SHARD_END } from './kinesis-shards.js';
 
+/** Per-shard positions, as stored: the last sequence number processed, or {@link SHARD_END}, by shard id. */
+export const shardPositionsSchema = z.record(z.string(), z.string());
+
 /** Per-shard positions: the last sequence number processed, or {@link SHARD_END}. */
-export type ShardPositions = Record<string, string>;
+export type ShardPositions = z.infer<typeof shardPositionsSchema>;
 
 /** Where checkpoints live (the lake's `_state/` in the pipeline). */
 export interface CheckpointStore {
@@ -71,166 +69,71 @@ export interface KinesisSource extends AsyncIterable<SourceBatch> {
   committed(): ShardPositions;
 }
 
-interface ShardState {
-  id: string;
-  iterator: string | undefined;
-  /** How to get a fresh iterator when none was processed yet. */
-  start: { ShardIteratorType: 'TRIM_HORIZON' | 'LATEST' | 'AFTER_SEQUENCE_NUMBER'; StartingSequenceNumber?: string };
-  lastSequence?: string;
-  caughtUp: boolean;
-  notBefore: number;
-  failures: number;
-}
-
-interface AwsError {
-  name?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-const RETRIED = new Set([
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'KMSThrottlingException',
-  'InternalFailure',
-  'ServiceUnavailable',
-]);
-
-function isRetried(err: AwsError): boolean {
-  const status = err.$metadata?.httpStatusCode;
-  return (err.name !== undefined && RETRIED.has(err.name)) || status === undefined || status >= 500 || status === 429;
-}
-
 /** Builds a reader of `streamName`. Nothing is called until iteration starts. */
 export function createKinesisSource(options: KinesisSourceOptions): KinesisSource {
-  const client = options.client ?? createKinesisClient();
   const store = options.checkpoints;
   const committed: ShardPositions = {};
   let saving: Promise<void> = Promise.resolve();
+  const reading: ShardReading = {
+    client: options.client ?? createKinesisClient(),
+    streamName: options.streamName,
+    limit: options.limit ?? 1000,
+    backoffBaseMs: options.backoffBaseMs ?? 250,
+    backoffMaxMs: options.backoffMaxMs ?? 10_000,
+  };
 
   async function* run(): AsyncGenerator<SourceBatch> {
     const signal = options.signal;
     const pollMs = options.pollIntervalMs ?? 1000;
-    const baseMs = options.backoffBaseMs ?? 250;
-    const maxMs = options.backoffMaxMs ?? 10_000;
     const loaded = store ? await store.load() : {};
     Object.assign(committed, loaded);
-    const finished = new Set(Object.keys(loaded).filter((id) => loaded[id] === SHARD_END));
-    const active = new Map<string, ShardState>();
-    let pending = 0;
-    let firstListing = true;
-
-    async function iteratorFor(state: ShardState): Promise<string | undefined> {
-      const at = state.lastSequence
-        ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const, StartingSequenceNumber: state.lastSequence }
-        : state.start;
-      const out = await client.send(new GetShardIteratorCommand({ StreamName: options.streamName, ShardId: state.id, ...at }));
-      return out.ShardIterator;
-    }
-
-    /** Lists shards; starts every shard whose parents are done, and counts those still waiting in `pending`. */
-    async function refresh(): Promise<void> {
-      const shards: Shard[] = await listAllShards(client, options.streamName);
-      const listed = new Set(shards.map((s) => s.ShardId as string));
-      pending = 0;
-      for (const shard of shards) {
-        const id = shard.ShardId as string;
-        if (finished.has(id) || active.has(id)) continue;
-        if (!isReady(shard, listed, finished)) {
-          pending++;
-          continue;
-        }
-        const checkpoint = loaded[id];
-        let start: ShardState['start'];
-        if (checkpoint) start = { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: checkpoint };
-        else if (firstListing && options.from === 'latest') {
-          // Starting at the tip: closed shards hold only the past, open ones start at their end.
-          if (isClosed(shard)) {
-            finished.add(id);
-            continue;
-          }
-          start = { ShardIteratorType: 'LATEST' };
-        } else start = { ShardIteratorType: 'TRIM_HORIZON' };
-        const state: ShardState = { id, iterator: undefined, start, caughtUp: false, notBefore: 0, failures: 0 };
-        state.iterator = await iteratorFor(state);
-        active.set(id, state);
-      }
-      firstListing = false;
-    }
-
-    /** One GetRecords call on a shard; null when it must be retried later. */
-    async function poll(state: ShardState): Promise<GetRecordsCommandOutput | null> {
-      try {
-        state.iterator ??= await iteratorFor(state);
-        const out = await client.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: options.limit ?? 1000 }));
-        state.failures = 0;
-        return out;
-      } catch (caught) {
-        const err = caught as AwsError;
-        if (err.name === 'ExpiredIteratorException') {
-          // Iterators live 5 minutes: a new one continues after the last record processed.
-          state.iterator = undefined;
-          return null;
-        }
-        if (!isRetried(err)) throw caught;
-        state.notBefore = Date.now() + backoffDelay(state.failures++, baseMs, maxMs);
-        return null;
-      }
-    }
-
-    await refresh();
+    const shards = new ShardSet(reading, loaded, options.from ?? 'trim-horizon');
+    await shards.refresh();
     while (!signal?.aborted) {
-      if (active.size === 0) {
-        if (!options.follow && pending === 0) return;
+      if (shards.active.size === 0) {
+        if (!options.follow && shards.pending === 0) return;
         await sleep(pollMs, signal);
-        await refresh();
+        await shards.refresh();
         continue;
       }
       let gotRecords = false;
       let ended = false;
-      for (const state of [...active.values()]) {
+      for (const shard of [...shards.active.values()]) {
         if (signal?.aborted) return;
-        if (state.notBefore > Date.now()) continue;
-        const out = await poll(state);
+        if (shard.notBefore > Date.now()) continue;
+        const out = await shard.poll();
         if (!out) continue;
-        const records = out.Records ?? [];
-        const positions: ShardPositions = {};
-        let batch = newBatch();
-        if (records.length) {
-          gotRecords = true;
-          const inputs = records.map((r) => ({
-            data: r.Data ?? new Uint8Array(),
-            sequenceNumber: r.SequenceNumber as string,
-            shardId: state.id,
-            partitionKey: r.PartitionKey,
-          }));
-          batch = await options.decoder.decodeKinesisRecords(
-            inputs,
-            options.streamName,
-            (options.ingestTime ?? nowMicros)(),
-            options.resourceId,
-          );
-          state.lastSequence = inputs[inputs.length - 1].sequenceNumber;
-          positions[state.id] = state.lastSequence;
-        }
-        state.iterator = out.NextShardIterator;
-        state.caughtUp = records.length === 0 && (out.MillisBehindLatest ?? 0) === 0;
-        if (!out.NextShardIterator) {
+        const read = await decode(shard.id, out.Records ?? []);
+        gotRecords ||= read !== null;
+        const positions: ShardPositions = read ? { [shard.id]: read.last } : {};
+        if (!shard.advance(out, read?.last, pollMs)) {
           // A closed shard read to its end: its children may start now.
-          positions[state.id] = SHARD_END;
-          active.delete(state.id);
-          finished.add(state.id);
+          positions[shard.id] = SHARD_END;
+          shards.finish(shard.id);
           ended = true;
         }
-        if (Object.keys(positions).length) yield { batch, positions };
-        if (!records.length && out.NextShardIterator) state.notBefore = Date.now() + pollMs;
+        if (Object.keys(positions).length) yield { batch: read?.batch ?? newBatch(), positions };
       }
-      if (ended) await refresh();
+      if (ended) await shards.refresh();
       if (!gotRecords && !ended) {
-        if (!options.follow && pending === 0 && [...active.values()].every((s) => s.caughtUp)) return;
-        const wake = Math.min(...[...active.values()].map((s) => s.notBefore));
-        await sleep(Math.max(0, Math.min(pollMs, wake - Date.now())), signal);
+        if (!options.follow && shards.caughtUp()) return;
+        await sleep(Math.max(0, Math.min(pollMs, shards.nextPoll() - Date.now())), signal);
       }
     }
+  }
+
+  /** Decodes the records of one GetRecords call; null when there were none. */
+  async function decode(shardId: string, records: _Record[]): Promise<{ batch: Batch; last: string } | null> {
+    if (records.length === 0) return null;
+    const inputs = records.map((r) => ({
+      data: r.Data ?? new Uint8Array(),
+      sequenceNumber: r.SequenceNumber as string,
+      shardId,
+      partitionKey: r.PartitionKey,
+    }));
+    const ingestTime = (options.ingestTime ?? nowMicros)();
+    const batch = await options.decoder.decodeKinesisRecords(inputs, options.streamName, ingestTime, options.resourceId);
+    return { batch, last: inputs[inputs.length - 1].sequenceNumber };
   }
 
   return {
@@ -238,9 +141,11 @@ export function createKinesisSource(options: KinesisSourceOptions): KinesisSourc
     commit(positions) {
       Object.assign(committed, positions);
       const snapshot = { ...committed };
-      // Saves are serialized, so a slow earlier save never overwrites a later one.
-      saving = saving.then(() => store?.save(snapshot));
-      return saving;
+      // Saves are serialized, so a slow earlier save never overwrites a later one. A failed save fails its
+      // own commit only: the next one saves every position committed so far, the failed ones included.
+      const save = saving.catch(() => {}).then(() => store?.save(snapshot));
+      saving = save;
+      return save;
     },
     committed: () => ({ ...committed }),
   };

@@ -161,6 +161,34 @@ function dasEventId(item: Json, record: Json, unit: RecordUnit, index: number): 
   return eventId(idKey('das-event', cluster, session, part(item.statementId), part(item.substatementId), part(item.logTime)), index);
 }
 
+/** The statement's duration from its `startTime`; a start time that is not usable is kept in `extras`. */
+function durationOf(startTime: unknown, eventTime: number, extras: Json): number | null {
+  if (startTime === null || startTime === undefined) return null;
+  const start = typeof startTime === 'string' ? parseTimestampMicros(startTime) : null;
+  if (start !== null && start <= eventTime) return (eventTime - start) / 1000;
+  extras.startTime = startTime;
+  return null;
+}
+
+/** Keeps in `extras` the event's fields that have no column. */
+function unmappedExtras(item: Json, extras: Json): void {
+  for (const name of Object.keys(item)) {
+    if (!MAPPED.has(name) && item[name] !== null && item[name] !== undefined) extras[name] = item[name];
+  }
+  if (item.type !== 'record' && item.type !== undefined) extras.type = item.type;
+}
+
+/** Keeps in `extras` what the record (around its events) holds beyond its cluster and instance ids. */
+function recordExtras(record: Json, extras: Json): void {
+  if (typeof record.clusterId !== 'string' && record.clusterId != null) extras.clusterId = record.clusterId;
+  if (typeof record.instanceId !== 'string' && record.instanceId != null) extras.instanceId = record.instanceId;
+  for (const name of Object.keys(record)) {
+    if (name !== 'type' && name !== 'clusterId' && name !== 'instanceId' && name !== 'databaseActivityEventList') {
+      extras[`record.${name}`] = record[name];
+    }
+  }
+}
+
 function mapEvent(item: Json, record: Json, unit: RecordUnit, index: number): AuditEvent | string {
   const logTimeText = item.logTime;
   const eventTime = typeof logTimeText === 'string' ? parseTimestampMicros(logTimeText) : null;
@@ -182,17 +210,8 @@ function mapEvent(item: Json, record: Json, unit: RecordUnit, index: number): Au
   const eventClass = eventClassOf(cls, (command ?? '').toUpperCase(), errorCode, errorMessage);
   if (item.class !== eventClass && item.class !== undefined) extras.class = item.class;
 
-  let durationMs: number | null = null;
-  if (item.startTime !== null && item.startTime !== undefined) {
-    const start = typeof item.startTime === 'string' ? parseTimestampMicros(item.startTime) : null;
-    if (start !== null && start <= eventTime) durationMs = (eventTime - start) / 1000;
-    else extras.startTime = item.startTime;
-  }
-
-  for (const name of Object.keys(item)) {
-    if (!MAPPED.has(name) && item[name] !== null && item[name] !== undefined) extras[name] = item[name];
-  }
-  if (item.type !== 'record' && item.type !== undefined) extras.type = item.type;
+  const durationMs = durationOf(item.startTime, eventTime, extras);
+  unmappedExtras(item, extras);
 
   const event: AuditEvent = {
     event_id: dasEventId(item, record, unit, index),
@@ -230,13 +249,7 @@ function mapEvent(item: Json, record: Json, unit: RecordUnit, index: number): Au
     policy_ids: NO_POLICY_IDS,
     source: 'das',
   };
-  if (typeof record.clusterId !== 'string' && record.clusterId != null) extras.clusterId = record.clusterId;
-  if (typeof record.instanceId !== 'string' && record.instanceId != null) extras.instanceId = record.instanceId;
-  for (const name of Object.keys(record)) {
-    if (name !== 'type' && name !== 'clusterId' && name !== 'instanceId' && name !== 'databaseActivityEventList') {
-      extras[`record.${name}`] = record[name];
-    }
-  }
+  recordExtras(record, extras);
   for (const _ in extras) {
     event.raw_extras = JSON.stringify(extras);
     break;

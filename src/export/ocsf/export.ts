@@ -74,9 +74,17 @@ async function toParquet(connection: DuckDBConnection, staged: string, target: s
 
 /** Exports to files in `out` (a folder or S3 prefix). */
 export async function exportOcsfFiles(lake: Storage, out: Storage, options: OcsfExportOptions): Promise<OcsfFile[]> {
-  const connection = await openLakeSession(lake);
-  const converter = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
-  const staging = await out.stagingDir();
+  const session = await openLakeSession(lake);
+  const connection = session.connection;
+  const converter = await openDuckDb({ memoryLimit: '256MB', threads: 1 }).catch(async (e) => {
+    await session.close();
+    throw e;
+  });
+  const staging = await out.stagingDir().catch(async (e) => {
+    await session.close();
+    converter.closeSync();
+    throw e;
+  });
   const cloud: CloudContext = { region: options.region, accountId: options.accountId };
   const files: OcsfFile[] = [];
   const open = new Map<number, { sink: TextSink; path: string; rows: number }>();
@@ -132,7 +140,7 @@ export async function exportOcsfFiles(lake: Storage, out: Storage, options: Ocsf
   } finally {
     for (const staged of open.values()) await staged.sink.close().catch(() => {});
     for (const staged of open.values()) await rm(staged.path, { force: true });
-    connection.closeSync();
+    await session.close();
     converter.closeSync();
     // A local export folder keeps only the export: remove the staging folders if they are empty now.
     if (out.localPath('') !== null) for (const dir of [staging, dirname(staging)]) await rmdir(dir).catch(() => {});
@@ -141,7 +149,8 @@ export async function exportOcsfFiles(lake: Storage, out: Storage, options: Ocsf
 
 /** Exports as JSON lines to one text sink (stdout), in time order within each day. Returns the count. */
 export async function exportOcsfLines(lake: Storage, sink: TextSink, period: Period, cloud: CloudContext): Promise<number> {
-  const connection = await openLakeSession(lake);
+  const session = await openLakeSession(lake);
+  const connection = session.connection;
   let count = 0;
   try {
     for (const day of await daysInPeriod(connection, period)) {
@@ -153,6 +162,6 @@ export async function exportOcsfLines(lake: Storage, sink: TextSink, period: Per
     }
     return count;
   } finally {
-    connection.closeSync();
+    await session.close();
   }
 }

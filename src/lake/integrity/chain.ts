@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Storage } from '../storage.js';
 import {
   DIGEST_FORMAT,
@@ -21,6 +22,9 @@ import type { Signer } from './signers.js';
  * the next does not), and found by listing when the hint is absent or stale. A digest is only ever
  * created, never replaced: concurrent writers each get their own number.
  */
+
+/** The head hint as stored: the number and SHA-256 of the last digest appended. */
+const _headHintSchema = z.looseObject({ seq: z.number().int(), sha256: z.string() });
 
 /** The last digest of a chain and the SHA-256 of its stored bytes. */
 export interface ChainHead {

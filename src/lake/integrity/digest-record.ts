@@ -111,7 +111,7 @@ export function parseDigest(body: Buffer): DigestRecord {
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (e) {
-    throw new Error(`not JSON (${(e as Error).message})`);
+    throw new Error(`not JSON (${(e as Error).message})`, { cause: e });
   }
   const r = value as DigestRecord;
   if (typeof r !== 'object' || r === null || r.format !== DIGEST_FORMAT) throw new Error(`not an ${DIGEST_FORMAT} record`);

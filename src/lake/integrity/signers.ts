@@ -36,7 +36,7 @@ export async function ed25519FileSigner(path: string): Promise<Signer> {
   try {
     key = createPrivateKey(await readFile(path));
   } catch (e) {
-    throw new Error(`--sign-key ${path}: ${(e as Error).message}`);
+    throw new Error(`--sign-key ${path}: ${(e as Error).message}`, { cause: e });
   }
   if (key.asymmetricKeyType !== 'ed25519')
     throw new Error(`--sign-key ${path}: an Ed25519 private key is expected, not ${key.asymmetricKeyType}`);
@@ -109,7 +109,7 @@ export async function trustedKeyFile(path: string): Promise<TrustedKey> {
   try {
     key = createPublicKey(pem);
   } catch (e) {
-    throw new Error(`--public-key ${path}: ${(e as Error).message}`);
+    throw new Error(`--public-key ${path}: ${(e as Error).message}`, { cause: e });
   }
   return { fingerprint: keyFingerprint(spki(key)), name: path };
 }

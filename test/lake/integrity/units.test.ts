@@ -63,7 +63,7 @@ describe('digests of each kind of unit', () => {
       });
       expect(totals.units).toBe(3);
     } finally {
-      writer.connection.closeSync();
+      await writer.close();
     }
     for (let n = 1; n <= 3; n++) {
       const record = parseDigest(await readFile(join(lake.dir, digestKey(n))));
