@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../schema/index.js';
 import { groupKeyOf, makeAlert, ruleDetails } from './alert.js';
 import type { Alert } from './alert-schema.js';
+import { detach } from './detach.js';
 import { parseDurationMicros } from './duration.js';
 import { LateLedger } from './late-ledger.js';
 import { compilePredicate, type Predicate } from './predicate.js';
@@ -113,7 +114,7 @@ interface Hit {
   value: string | null;
 }
 
-/** A held event: only what the rules read of it. */
+/** A held event: only what the rules read of it, its strings detached from the input. */
 interface Pending {
   t: number;
   id: string;
@@ -153,11 +154,11 @@ export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOpti
     const details = ruleDetails(c.rule);
     return (e: AuditEvent) =>
       makeAlert(c.rule, details, {
-        groupKey: c.key(e),
+        groupKey: detach(c.key(e)),
         windowStart: e.event_time,
         windowEnd: e.event_time,
         alertTime: e.event_time,
-        eventIds: [e.event_id],
+        eventIds: [detach(e.event_id)],
       });
   });
   const buffer = new ReorderBuffer<Pending>();
@@ -221,10 +222,11 @@ export function createRuleEngine(rules: readonly Rule[], options: RuleEngineOpti
           c.late++;
           if (!counted) late++;
           counted = true;
-          ledger.add(c.rule.id, c.key(e), t, true);
+          ledger.add(c.rule.id, detach(c.key(e)), t, true);
         } else {
-          pending ??= { t, id: e.event_id, hits: [] };
-          pending.hits.push({ rule: i, roles: (matched ? 1 : 0) | (after ? 2 : 0), group: c.key(e), value: c.value(e) });
+          // Held strings are copies (`detach.ts`): a slice of the input would keep its whole chunk alive.
+          pending ??= { t, id: detach(e.event_id), hits: [] };
+          pending.hits.push({ rule: i, roles: (matched ? 1 : 0) | (after ? 2 : 0), group: detach(c.key(e)), value: detach(c.value(e)) });
         }
       }
       if (pending && buffer.push(pending)) {
