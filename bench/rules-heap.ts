@@ -3,14 +3,16 @@
  * writer's DuckDB. Reads a generated csvlog through the pgAudit collector in this process, once without
  * rules and once through the built-in pack, in order and cut into 8 pieces read last first (event time
  * going backwards at every piece), and prints the largest V8 heap measured after a full GC every 20
- * batches, and the engine's state. Run with `node --expose-gc` (the script does). Flags: --mb N (default 50).
+ * batches, and the engine's state. The alerts are kept, as the rules stage keeps them for the lake's
+ * `alerts/` table: what they hold on to (e.g. views into the input's text) counts. Run with
+ * `node --expose-gc` (the script does). Flags: --mb N (default 50).
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectFormat } from '../src/collectors/registry.js';
 import { openFile } from '../src/pipeline/open-input.js';
-import { createRuleEngine, loadRules, type RuleEngine } from '../src/rules/index.js';
+import { type Alert, createRuleEngine, loadRules, type RuleEngine } from '../src/rules/index.js';
 import { ensureCsvlog } from './generate-csvlog.js';
 import { piecesReversed } from './lib/pieces.js';
 
@@ -23,6 +25,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'auditlake-bench-heap-'));
 const rules = await loadRules('rules');
 
 async function measure(paths: string[], engine: RuleEngine | null): Promise<number> {
+  const kept: Alert[] = [];
   let peak = 0;
   let n = 0;
   for (const path of paths) {
@@ -30,14 +33,19 @@ async function measure(paths: string[], engine: RuleEngine | null): Promise<numb
     const picked = detectFormat(input.head);
     if (!picked) throw new Error(`${path}: not a csvlog`);
     for await (const batch of picked.collector.collect(input, picked.format, { ingestTime: 0, batchSize: 2048, options: {} })) {
-      engine?.process(batch.events, path);
+      if (engine) kept.push(...engine.process(batch.events, path));
       if (++n % 20 === 0) {
         gc?.();
         peak = Math.max(peak, process.memoryUsage().heapUsed);
       }
     }
   }
-  engine?.flush();
+  if (engine) kept.push(...engine.flush());
+  gc?.();
+  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  // Read after the last measurement, so the alerts are live through it.
+  if (kept.length !== (engine?.stats().alerts ?? 0))
+    throw new Error(`kept ${kept.length} alerts, the engine raised ${engine?.stats().alerts}`);
   return peak / 1e6;
 }
 

@@ -2,6 +2,7 @@ import type { Alert } from './alert-schema.js';
 import type { LateLedger, LateScope } from './late-ledger.js';
 import { type Rule, ruleKind } from './rule-schema.js';
 import { compileRuleSql } from './sql.js';
+import { sqlDialect } from './sql-dialect.js';
 
 /**
  * The catch-up pass: what the stream could not evaluate in order (the {@link LateLedger}: late events,
@@ -27,7 +28,7 @@ export interface CatchUpRange {
   /** Alerts with alert_time in [from, to) are re-decided. */
   from: number;
   to: number;
-  /** Query range (events at or after `since`, before `until`); absent for the whole history. */
+  /** Query range (events at or after `since`, before `until`); absent for the whole history (first_seen). */
   since?: number;
   until?: number;
 }
@@ -48,7 +49,9 @@ export function catchUpRange(rule: Rule, lo: number, hi: number): CatchUpRange {
   let align = 0;
   switch (ruleKind(rule)) {
     case 'first_seen':
-      return { from: Number.NEGATIVE_INFINITY, to: Number.POSITIVE_INFINITY };
+      // "First" needs the whole history, but only alerts at the touched times can change: a group first
+      // seen earlier has its alert from an earlier run, and then this run's one is superseded.
+      return { from: lo, to: hi + 1 };
     case 'threshold': {
       const W = rule.threshold!.window.micros;
       from = floorTo(lo, W);
@@ -88,6 +91,19 @@ export interface CatchUpResult {
   rules: number;
 }
 
+/**
+ * The rule's query keeping only the alerts of the re-decided range, so DuckDB hands over no more than
+ * the pass compares: for first_seen (the whole history queried) and a scope widened to every group, the
+ * rule's full answer could be far larger than this run's alerts.
+ */
+export function scopedSql(sql: string, range: CatchUpRange): string {
+  const micros = sqlDialect('duckdb').micros('alert_time');
+  const bounds: string[] = [];
+  if (Number.isFinite(range.from)) bounds.push(`${micros} >= ${range.from}`);
+  if (Number.isFinite(range.to)) bounds.push(`${micros} < ${range.to}`);
+  return bounds.length ? `SELECT * FROM (\n${sql}) AS truth WHERE ${bounds.join(' AND ')}` : sql;
+}
+
 function inScope(a: Alert, scope: LateScope, range: CatchUpRange): boolean {
   return a.alert_time >= range.from && a.alert_time < range.to && (scope.groups === null || scope.groups.has(a.group_key));
 }
@@ -119,7 +135,7 @@ export async function catchUp(
     const groups = scope.groups ? [...scope.groups] : undefined;
     const sql = compileRuleSql(rule, { dialect: 'duckdb', since: range.since, until: range.until, groups, origin: 'catch-up' });
     const truth = new Map<string, Alert>();
-    for (const a of await run(sql)) if (inScope(a, scope, range)) truth.set(a.alert_id, a);
+    for (const a of await run(scopedSql(sql, range))) if (inScope(a, scope, range)) truth.set(a.alert_id, a);
     const ours = byRule.get(rule.id) ?? [];
     const raised = new Set<string>();
     for (const a of ours) {

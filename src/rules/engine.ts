@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../schema/index.js';
 import { groupKeyOf, makeAlert, ruleDetails } from './alert.js';
 import type { Alert } from './alert-schema.js';
+import { detach } from './detach.js';
 import { parseDurationMicros } from './duration.js';
 import { LateLedger } from './late-ledger.js';
 import { compilePredicate, type Predicate } from './predicate.js';
@@ -116,7 +117,7 @@ interface Hit {
   value: string | null;
 }
 
-/** A held event: only what the rules read of it. */
+/** A held event: only what the rules read of it, its strings detached from the input. */
 interface Pending {
   t: number;
   id: string;
@@ -146,11 +147,11 @@ function compileRule(rule: Rule, maxGroups: number, ledger: LateLedger): Compile
     immediate: kind === 'single' && !rule.suppress,
     alertNow: (e) =>
       makeAlert(rule, details, {
-        groupKey: key(e),
+        groupKey: detach(key(e)),
         windowStart: e.event_time,
         windowEnd: e.event_time,
         alertTime: e.event_time,
-        eventIds: [e.event_id],
+        eventIds: [detach(e.event_id)],
       }),
     processor: createProcessor(rule, maxGroups, (group, t) => ledger.add(rule.id, group, t, false)),
     late: 0,
@@ -231,10 +232,11 @@ class StreamingRuleEngine implements RuleEngine {
         c.late++;
         if (!counted) this.late++;
         counted = true;
-        this.ledger.add(c.rule.id, c.key(e), t, true);
+        this.ledger.add(c.rule.id, detach(c.key(e)), t, true);
       } else {
-        pending ??= { t, id: e.event_id, hits: [] };
-        pending.hits.push({ rule: c, matched, after, group: c.key(e), value: c.value(e) });
+        // Held strings are copies (`detach.ts`): a slice of the input would keep its whole chunk alive.
+        pending ??= { t, id: detach(e.event_id), hits: [] };
+        pending.hits.push({ rule: c, matched, after, group: detach(c.key(e)), value: detach(c.value(e)) });
       }
     }
     return pending;
