@@ -1,6 +1,15 @@
-import { createDasDecoder, createKinesisSource, filtersOf, parseDasOptions, type ShardPositions } from '../collectors/das/index.js';
+import { z } from 'zod';
+import {
+  createDasDecoder,
+  createKinesisSource,
+  filtersOf,
+  parseDasOptions,
+  type ShardPositions,
+  shardPositionsSchema,
+} from '../collectors/das/index.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { STATE_PREFIX } from '../lake/layout.js';
+import { readState } from '../lake/state.js';
 import type { Storage } from '../lake/storage.js';
 import type { BatchTransform } from '../pipeline/policies-stage.js';
 import type { RulesStage } from '../pipeline/rules-stage.js';
@@ -45,13 +54,12 @@ export async function ingestKinesis(
   try {
     das = parseDasOptions(options.dasOptions);
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message, { cause: e });
   }
   const key = kinesisCheckpointKey(options.stream);
   const checkpoints = {
     async load(): Promise<ShardPositions> {
-      const saved = await storage.get(key);
-      return saved ? (JSON.parse(saved.toString('utf8')).positions as ShardPositions) : {};
+      return (await readState(storage, key, z.looseObject({ positions: shardPositionsSchema })))?.positions ?? {};
     },
     // The checkpoint is written by the unit that reaches it (see `checkpoint` below), in the same commit.
     async save() {},

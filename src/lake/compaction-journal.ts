@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import { ensureCompactionDigest } from './integrity/compaction-digest.js';
 import type { Signer } from './integrity/signers.js';
 import { compactionJournalKey, STATE_PREFIX } from './layout.js';
+import { readState } from './state.js';
 import type { Storage } from './storage.js';
 
 /**
@@ -17,6 +19,16 @@ import type { Storage } from './storage.js';
  * rolled forward (its old files deleted), a pending one rolled back (its new files deleted). Either way
  * every event is in the lake exactly once afterwards. Only one process may write a lake at a time.
  */
+const compactionJournalSchema = z.looseObject({
+  id: z.string(),
+  partition: z.string(),
+  state: z.enum(['pending', 'committed']),
+  new: z.array(z.string()),
+  old: z.array(z.string()),
+  rows: z.number(),
+  created: z.string(),
+});
+
 export interface CompactionJournal {
   id: string;
   partition: string;
@@ -54,9 +66,8 @@ export async function recoverCompactions(storage: Storage, signer: Signer | null
   const result: RecoveryResult = { rolledForward: 0, rolledBack: 0 };
   for (const key of await storage.list(`${STATE_PREFIX}compactions/`)) {
     if (!key.endsWith('.json')) continue;
-    const body = await storage.get(key);
-    if (!body) continue;
-    const journal = JSON.parse(body.toString('utf8')) as CompactionJournal;
+    const journal = await readState(storage, key, compactionJournalSchema);
+    if (!journal) continue;
     if (journal.state === 'committed') {
       await ensureCompactionDigest(storage, journal, signer);
       for (const k of journal.old) await storage.delete(k);

@@ -1,6 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { z } from 'zod';
 import { type Batch, EVENT_FIELDS, type FieldSpec, nowMicros, type Rejected, type Source, utcDate } from '../schema/index.js';
 import { removeInputFromCompacted } from './compacted-files.js';
 import { recoverCompactions } from './compaction-journal.js';
@@ -12,6 +13,7 @@ import { eventsPartKey, manifestKey, quarantineKey } from './layout.js';
 import { convertStagedCsv, DEFAULT_PARQUET, type ParquetOptions } from './parquet-convert.js';
 import { StagedFile } from './staged-file.js';
 import { ENCODE_CHARS, encodeEvents } from './staging-row.js';
+import { readState } from './state.js';
 import type { Storage } from './storage.js';
 import { dropStoredEvents, type PendingPart } from './stored-once.js';
 import { LakeUnit, recoverUnits, type UnitRecovery } from './unit.js';
@@ -37,6 +39,12 @@ export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 128 * 1024 * 
 async function clearFolder(dir: string): Promise<void> {
   for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
 }
+
+/** What a re-run reads of an input's earlier manifest: the files it replaces (other fields are not needed). */
+const previousManifestSchema = z.looseObject({
+  files: z.array(z.looseObject({ key: z.string() })),
+  quarantine_file: z.string().nullable(),
+});
 
 /** One Parquet file written. */
 export interface WrittenFile {
@@ -330,11 +338,8 @@ export class InputWriter {
       quarantine_file: quarantineFile,
     };
     const mKey = manifestKey(this.source, inputKey);
-    const previous = await storage.get(mKey);
-    if (previous) {
-      const old = JSON.parse(previous.toString('utf8')) as InputManifest;
-      for (const f of [...old.files.map((x) => x.key), old.quarantine_file]) if (f) this.unit.remove(f);
-    }
+    const old = await readState(storage, mKey, previousManifestSchema);
+    if (old) for (const f of [...old.files.map((x) => x.key), old.quarantine_file]) if (f) this.unit.remove(f);
     this.unit.setState(mKey, `${JSON.stringify(manifest, null, 2)}\n`);
     const commit = await this.unit.commit();
     return { ...manifest, commit };

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { z } from 'zod';
 import { isCovered } from './integrity/digest-record.js';
 import { bytesDigest, fileDigest } from './integrity/file-digest.js';
 import { STATE_PREFIX } from './layout.js';
+import { readState } from './state.js';
 import type { Storage } from './storage.js';
 import type { CommitHook, UnitCommit, UnitKind, WrittenObject } from './unit-commit.js';
 
@@ -59,6 +61,18 @@ export interface UnitJournal {
   /** Small objects written when the unit is published (input manifest, stream checkpoint). */
   state: { key: string; body: string }[];
 }
+
+/** The parts of a journal recovery relies on; the commit record's own fields are checked by whoever reads it (the digest chain). */
+const unitJournalSchema = z.looseObject({
+  commit: z.looseObject({
+    unit_id: z.string(),
+    kind: z.string(),
+    written: z.array(z.looseObject({ key: z.string() })),
+    removed: z.array(z.string()),
+  }),
+  moves: z.array(z.object({ from: z.string(), to: z.string() })),
+  state: z.array(z.object({ key: z.string(), body: z.string() })),
+});
 
 /** A file stored under the unit's pending folder, not yet published. */
 export interface StagedObject extends WrittenObject {
@@ -244,9 +258,8 @@ export async function recoverUnits(storage: Storage, hooks: readonly CommitHook[
   const now = Date.now();
   for (const key of await storage.list(JOURNAL_PREFIX)) {
     if (!key.endsWith('.json')) continue;
-    const body = await storage.get(key);
-    if (!body) continue;
-    const journal = JSON.parse(body.toString('utf8')) as UnitJournal;
+    const journal = (await readState(storage, key, unitJournalSchema)) as UnitJournal | null;
+    if (!journal) continue;
     if (!ownerGone(journal.commit.unit_id, now)) continue;
     try {
       await rollForward(storage, journal, hooks);

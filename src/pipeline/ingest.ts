@@ -2,7 +2,7 @@ import type { Collector, CollectorContext } from '../collectors/contract.js';
 import { collectorForFormat, detectFormat } from '../collectors/registry.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { createSqlRedactor, redactBatch, type SqlRedactor, scrubRaw } from '../redact/index.js';
-import { type Batch, idKey, nowMicros, rejected, type Source } from '../schema/index.js';
+import { type Batch, idKey, nowMicros, rejected } from '../schema/index.js';
 import { type OpenedInput, openFile } from './open-input.js';
 import { defaultParseWorkers, ParsePool } from './parse-pool.js';
 import { pieceBatches } from './pieces.js';
@@ -64,11 +64,6 @@ function pickCollector(input: OpenedInput, format: string): { collector: Collect
   return (
     detectFormat(input.head) ?? 'format not recognized (not csvlog, jsonlog, RDS stderr, CloudWatch, DAS or proxy events); pass --format'
   );
-}
-
-/** The source partition a collector's events go to. */
-function sourceOf(collector: Collector): Source {
-  return collector.kind as Source;
 }
 
 /** Thrown inside a unit when the run is asked to stop (SIGINT/SIGTERM): the unit is rolled back. */
@@ -167,7 +162,7 @@ export async function ingestInput(
   let duplicateOf: string | undefined;
   try {
     const result = await writeUnit(lake, {
-      source: sourceOf(picked.collector),
+      source: picked.collector.kind,
       name: input.name,
       kind: 'ingest',
       batches: batches(),
@@ -196,7 +191,7 @@ export async function ingestInput(
     }
     // An event too large to store was counted as an event while read; it is in the quarantine. An event
     // another input already stored was counted too; it is stored once, and counted as a duplicate.
-    const source = sourceOf(picked.collector);
+    const source = picked.collector.kind;
     const uncount = (byClass: Record<string, number>) => {
       let total = 0;
       for (const [cls, n] of Object.entries(byClass)) {

@@ -6,7 +6,7 @@ import { DIGEST_HEAD_KEY } from '../../src/lake/integrity/digest-record.js';
 import { compactedIndexKey } from '../../src/lake/layout.js';
 import { readState, StateError } from '../../src/lake/state.js';
 import { s3InputStateKey, s3InputStateSchema } from '../../src/pipeline/s3-inputs.js';
-import { tempLake } from '../support/lake.js';
+import { ingestInto, tempLake } from '../support/lake.js';
 
 /** Lake state read back: a damaged or foreign file is an error naming the object and the problem. */
 
@@ -64,12 +64,19 @@ describe('readState', () => {
     );
   });
 
-  it('checks the digest head hint', async () => {
-    await lake.storage.putBytes(DIGEST_HEAD_KEY, '{"seq": "seven"}');
-    await expect(readHead(lake.storage)).rejects.toThrow(
-      `${DIGEST_HEAD_KEY} is not the expected lake state (seq: Invalid input: expected number`,
-    );
-    await lake.storage.putBytes(DIGEST_HEAD_KEY, '{"seq": 0, "sha256": ""}');
-    expect(await readHead(lake.storage)).toBeNull();
+  it('treats a damaged digest head hint as absent: it is only a hint, the chain is listed instead', async () => {
+    for (const body of ['{"seq": "seven"}', '{"seq": 3', '']) {
+      await lake.storage.putBytes(DIGEST_HEAD_KEY, body);
+      expect(await readHead(lake.storage)).toBeNull();
+    }
+  });
+
+  it('names a damaged input manifest when a re-run reads it, and fails only that input', async () => {
+    expect((await ingestInto(lake.dir, ['fixtures/pgaudit/pg15.csv'])).failed_inputs).toBe(0);
+    const [manifest] = await lake.storage.list('_state/manifests/');
+    await lake.storage.putBytes(manifest, '{"files": "not a list"');
+    const rerun = await ingestInto(lake.dir, ['fixtures/pgaudit/pg15.csv']);
+    expect(rerun.failed_inputs).toBe(1);
+    expect(rerun.inputs[0].error).toContain(`${manifest} is not JSON`);
   });
 });

@@ -228,7 +228,7 @@ export const ingestCommand: Command = {
       try {
         parseInputUrl(url);
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        throw new UsageError((e as Error).message, { cause: e });
       }
     }
     const redactor = await redactorFrom(values.redact);

@@ -20,6 +20,7 @@ export {
   SHARD_END,
   type ShardPositions,
   type SourceBatch,
+  shardPositionsSchema,
 } from './kinesis-source.js';
 export { DasTransientError, encryptionContextFor, resourceIdFromStream } from './kms.js';
 export { type DasFilters, SKIP } from './map-event.js';
