@@ -1,12 +1,12 @@
 /**
- * `auditlake verify` on a large lake: `npx tsx bench/verify.ts [--files 100000] [--per-unit 100] [--bytes 4096]`.
+ * `auditlake verify` on a large lake: `npx tsx bench/verify.ts [--files 100000] [--sizes 10000,100000,300000] [--per-unit 100] [--bytes 4096]`.
  *
  * Builds a local lake of `--files` files of `--bytes` random bytes, committed in units of `--per-unit`
  * files, each unit's digest signed with an Ed25519 key (the chain's format, written by the real
  * appender). Then measures, in the same run:
  *  - verify (`verifyLake`, what `auditlake verify --public-key <key>` runs) in a child process that
- *    times the walk itself (module loading excluded) and reports its peak RSS, at the full size and
- *    at a tenth of it, to show how memory grows with files;
+ *    times the walk itself (module loading excluded) and reports its peak RSS, at each of `--sizes`
+ *    (default: a tenth of `--files`, then `--files`), to show how memory grows with files;
  *  - the peer: `sha256sum` over the same files (`find | xargs -0 sha256sum`), the floor of hashing them.
  * Prints files/s of both, their ratio, and peak RSS per size.
  */
@@ -32,6 +32,8 @@ function arg(name: string, fallback: number): number {
 const FILES = arg('files', 100_000);
 const PER_UNIT = arg('per-unit', 100);
 const BYTES = arg('bytes', 4096);
+const at = process.argv.indexOf('--sizes');
+const SIZES = at === -1 ? [Math.round(FILES / 10), FILES] : process.argv[at + 1].split(',').map(Number);
 
 async function buildLake(dir: string, files: number, key: string): Promise<void> {
   const storage = new FsStorage(dir);
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
     const key = join(work, 'key.pem');
     writeFileSync(key, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const rows: string[] = [];
-    for (const files of [Math.round(FILES / 10), FILES]) {
+    for (const files of SIZES) {
       const dir = join(work, `lake-${files}`);
       const t = performance.now();
       await buildLake(dir, files, key);
@@ -105,6 +107,6 @@ async function child(dir: string, key: string): Promise<void> {
   process.stdout.write(JSON.stringify({ seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, summary }));
 }
 
-const at = process.argv.indexOf('--child');
-if (at === -1) await main();
-else await child(process.argv[at + 1], process.argv[at + 2]);
+const childAt = process.argv.indexOf('--child');
+if (childAt === -1) await main();
+else await child(process.argv[childAt + 1], process.argv[childAt + 2]);
