@@ -1,5 +1,5 @@
 import { COVERED_PREFIXES, type DigestRecord } from './digest-record.js';
-import { compareStrings, ExternalSorter } from './external-sort.js';
+import { compareStrings, type ExternalSorter } from './external-sort.js';
 
 /**
  * The files the digest chain says the lake holds, for `verify`, without holding them in memory:
@@ -20,7 +20,12 @@ export interface ExpectedFile {
 }
 
 /** One replayed change: [folder, key, order of replay, sha256 (null: removed), bytes, committed_at]. */
-type Change = [number, string, number, string | null, number, string];
+export type Change = [number, string, number, string | null, number, string];
+
+/** Orders changes by folder, key, then replay order. */
+export function compareChanges(a: Change, b: Change): number {
+  return a[0] - b[0] || compareStrings(a[1], b[1]) || a[2] - b[2];
+}
 
 /** The covered folder of a key, as an index into `COVERED_PREFIXES`; their count when none. */
 export function folderOf(key: string): number {
@@ -35,12 +40,10 @@ export function compareFolderKey(a: { folder: number; key: string }, b: { folder
 
 /** The replayed chain. */
 export class ExpectedFiles {
-  private readonly changes: ExternalSorter<Change>;
   private order = 0;
 
-  constructor(scratch: string) {
-    this.changes = new ExternalSorter<Change>(scratch, 'chain', (a, b) => a[0] - b[0] || compareStrings(a[1], b[1]) || a[2] - b[2]);
-  }
+  /** `changes`: an external sort by `compareChanges`. */
+  constructor(private readonly changes: ExternalSorter<Change>) {}
 
   /** Applies one digest, after those before it. */
   async apply(record: DigestRecord): Promise<void> {

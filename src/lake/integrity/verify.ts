@@ -11,8 +11,8 @@ import {
   parseDigest,
   signedMessage,
 } from './digest-record.js';
-import { compareFolderKey, type ExpectedFile, ExpectedFiles } from './expected-files.js';
-import { compareStrings, ExternalSorter } from './external-sort.js';
+import { compareChanges, compareFolderKey, type ExpectedFile, ExpectedFiles } from './expected-files.js';
+import { compareStrings, ExternalSorter, RUN_SIZE } from './external-sort.js';
 import { sha256Hex, storedDigest } from './file-digest.js';
 import { openScratchDir } from './scratch-dir.js';
 import { signatureValid, type TrustedKey } from './signers.js';
@@ -47,6 +47,8 @@ export interface VerifyOptions {
   trusted?: TrustedKey[];
   /** Objects hashed at once (default 4). */
   concurrency?: number;
+  /** Entries (files, digests) sorted in memory before a sorted run spills to the scratch folder (default `RUN_SIZE`). */
+  runSize?: number;
   onEvent(event: VerifyEvent): void;
   onProgress?(progress: { digests: number; files: number }): void;
 }
@@ -91,13 +93,25 @@ export async function verifyLake(storage: Storage, options: VerifyOptions): Prom
   };
   const scratch = await openScratchDir(storage);
   try {
-    const expected = await walkChain(storage, scratch.path, options, summary, problem, file);
-    await walkObjects(storage, scratch.path, expected, options, summary, file);
+    const spill: Spill = { dir: scratch.path, runSize: options.runSize ?? RUN_SIZE };
+    const expected = await walkChain(storage, spill, options, summary, problem, file);
+    await walkObjects(storage, spill, expected, options, summary, file);
   } finally {
     await scratch.remove();
   }
   summary.clean = summary.digest_problems === 0 && summary.files.modified + summary.files.missing + summary.files.unexpected === 0;
   return summary;
+}
+
+/** Where and how early sorted runs spill. */
+interface Spill {
+  dir: string;
+  runSize: number;
+}
+
+/** An external sort spilling as `spill` says. */
+function sorter<T>(spill: Spill, name: string, compare: (a: T, b: T) => number): ExternalSorter<T> {
+  return new ExternalSorter<T>(spill.dir, name, compare, spill.runSize);
 }
 
 type Report = (p: DigestProblem, key: string, detail: string) => void;
@@ -106,17 +120,17 @@ type FileReport = (status: FileStatus, key: string, detail?: string) => void;
 /** Reads the digests in order, checking links, numbering and signatures; returns the files they describe. */
 async function walkChain(
   storage: Storage,
-  scratch: string,
+  spill: Spill,
   options: VerifyOptions,
   summary: VerifySummary,
   problem: Report,
   file: FileReport,
 ): Promise<ExpectedFiles> {
-  const state = new ExpectedFiles(scratch);
+  const state = new ExpectedFiles(sorter(spill, 'chain', compareChanges));
   const trusted = new Set((options.trusted ?? []).map((k) => k.fingerprint));
   let anchor: string | null = null;
   // [seq, key] by seq; other names under the folder (seq -1) first, by key.
-  const digests = new ExternalSorter<[number, string]>(scratch, 'digests', (a, b) => a[0] - b[0] || compareStrings(a[1], b[1]));
+  const digests = sorter<[number, string]>(spill, 'digests', (a, b) => a[0] - b[0] || compareStrings(a[1], b[1]));
   for await (const { key } of listStored(storage, DIGESTS_PREFIX)) await digests.add([digestSeq(key) ?? -1, key]);
   let prev: { seq: number; sha256: string } | null = null;
   for await (const [seq, key] of digests.sorted()) {
@@ -207,7 +221,7 @@ async function checkHead(storage: Storage, last: { seq: number; sha256: string }
  */
 async function walkObjects(
   storage: Storage,
-  scratch: string,
+  spill: Spill,
   state: ExpectedFiles,
   options: VerifyOptions,
   summary: VerifySummary,
@@ -227,10 +241,10 @@ async function walkObjects(
   };
   // A local lake is listed by name only (a stat per file costs more than reading a small one); sizes
   // come from reading, or from a stat for files only size-checked. S3 listings carry sizes for free.
-  const listed = new ExternalSorter<[number, string, number]>(scratch, 'listed', (a, b) => a[0] - b[0] || compareStrings(a[1], b[1]));
+  const listed = sorter<[number, string, number]>(spill, 'listed', (a, b) => a[0] - b[0] || compareStrings(a[1], b[1]));
   for (const [folder, prefix] of COVERED_PREFIXES.entries())
     for await (const o of listStored(storage, prefix)) await listed.add([folder, o.key, o.size]);
-  const missing = new ExternalSorter<string>(scratch, 'missing', compareStrings);
+  const missing = sorter<string>(spill, 'missing', compareStrings);
   const chain = state.files();
   let next = await chain.next();
   for await (const [folder, key, listedSize] of listed.sorted()) {
