@@ -11,15 +11,21 @@ import {
   parseDigest,
   signedMessage,
 } from './digest-record.js';
+import { compareChanges, compareFolderKey, type ExpectedFile, ExpectedFiles } from './expected-files.js';
+import { compareStrings, ExternalSorter, RUN_SIZE } from './external-sort.js';
 import { sha256Hex, storedDigest } from './file-digest.js';
+import { openScratchDir } from './scratch-dir.js';
 import { signatureValid, type TrustedKey } from './signers.js';
+import { listStored } from './stored-listing.js';
 
 /**
  * `auditlake verify`: walks the digest chain, then the stored objects, and reports every covered
  * object as valid, modified, missing or unexpected, and every digest that is unreadable, out of the
- * chain (broken link, gap) or badly signed. Digests are read one at a time; objects are listed one
- * folder at a time and hashed as streams a few at a time, so memory holds the expected state (one
- * small entry per live file) and nothing that grows with file sizes.
+ * chain (broken link, gap) or badly signed. Memory stays flat however many files the lake holds:
+ * digests are read one at a time, and what the chain expects (`expected-files.ts`) and what the
+ * storage holds (`stored-listing.ts`) are each put in key order by an external sort that spills to a
+ * scratch folder (`scratch-dir.ts`), then compared as a merge; objects are hashed as streams a few at
+ * a time, so nothing grows with file sizes either.
  */
 
 /** What a covered object turned out to be. */
@@ -41,6 +47,8 @@ export interface VerifyOptions {
   trusted?: TrustedKey[];
   /** Objects hashed at once (default 4). */
   concurrency?: number;
+  /** Entries (files, digests) sorted in memory before a sorted run spills to the scratch folder (default `RUN_SIZE`). */
+  runSize?: number;
   onEvent(event: VerifyEvent): void;
   onProgress?(progress: { digests: number; files: number }): void;
 }
@@ -58,12 +66,6 @@ export interface VerifySummary {
   digest_problems: number;
   notes: string[];
   clean: boolean;
-}
-
-interface Expected {
-  sha256: string;
-  bytes: number;
-  committedAt: string;
 }
 
 /** Verifies a lake; every finding goes to `onEvent` as it is found, the totals are returned. */
@@ -89,35 +91,53 @@ export async function verifyLake(storage: Storage, options: VerifyOptions): Prom
     options.onEvent({ type: 'file', status, key, ...(detail ? { detail } : {}) });
     options.onProgress?.({ digests: summary.digests, files: Object.values(summary.files).reduce((a, b) => a + b, 0) });
   };
-  const state = await walkChain(storage, options, summary, problem, file);
-  await walkObjects(storage, state, options, summary, file);
+  const scratch = await openScratchDir(storage);
+  try {
+    const spill: Spill = { dir: scratch.path, runSize: options.runSize ?? RUN_SIZE };
+    const expected = await walkChain(storage, spill, options, summary, problem, file);
+    await walkObjects(storage, spill, expected, options, summary, file);
+  } finally {
+    await scratch.remove();
+  }
   summary.clean = summary.digest_problems === 0 && summary.files.modified + summary.files.missing + summary.files.unexpected === 0;
   return summary;
+}
+
+/** Where and how early sorted runs spill. */
+interface Spill {
+  dir: string;
+  runSize: number;
+}
+
+/** An external sort spilling as `spill` says. */
+function sorter<T>(spill: Spill, name: string, compare: (a: T, b: T) => number): ExternalSorter<T> {
+  return new ExternalSorter<T>(spill.dir, name, compare, spill.runSize);
 }
 
 type Report = (p: DigestProblem, key: string, detail: string) => void;
 type FileReport = (status: FileStatus, key: string, detail?: string) => void;
 
-/** Reads the digests in order, checking links, numbering and signatures; returns the state they describe. */
+/** Reads the digests in order, checking links, numbering and signatures; returns the files they describe. */
 async function walkChain(
   storage: Storage,
+  spill: Spill,
   options: VerifyOptions,
   summary: VerifySummary,
   problem: Report,
   file: FileReport,
-): Promise<Map<string, Expected>> {
-  const state = new Map<string, Expected>();
+): Promise<ExpectedFiles> {
+  const state = new ExpectedFiles(sorter(spill, 'chain', compareChanges));
   const trusted = new Set((options.trusted ?? []).map((k) => k.fingerprint));
   let anchor: string | null = null;
-  const digests: { key: string; seq: number }[] = [];
-  for (const key of await storage.list(DIGESTS_PREFIX)) {
-    const seq = digestSeq(key);
-    if (seq === null) file('unexpected', key, 'not a digest name');
-    else digests.push({ key, seq });
-  }
-  digests.sort((a, b) => a.seq - b.seq);
+  // [seq, key] by seq; other names under the folder (seq -1) first, by key.
+  const digests = sorter<[number, string]>(spill, 'digests', (a, b) => a[0] - b[0] || compareStrings(a[1], b[1]));
+  for await (const { key } of listStored(storage, DIGESTS_PREFIX)) await digests.add([digestSeq(key) ?? -1, key]);
   let prev: { seq: number; sha256: string } | null = null;
-  for (const { key, seq } of digests) {
+  for await (const [seq, key] of digests.sorted()) {
+    if (seq === -1) {
+      file('unexpected', key, 'not a digest name');
+      continue;
+    }
     const body = await storage.get(key);
     if (!body) continue;
     summary.digests++;
@@ -155,8 +175,7 @@ async function walkChain(
       summary.unsigned++;
       if (trusted.size > 0 || anchor !== null) problem('unsigned', key, 'not signed, in a chain that is');
     }
-    for (const k of record.removed) state.delete(k);
-    for (const w of record.written) state.set(w.key, { sha256: w.sha256, bytes: w.bytes, committedAt: record.committed_at });
+    await state.apply(record);
     prev = { seq, sha256 };
     options.onProgress?.({ digests: summary.digests, files: 0 });
   }
@@ -196,10 +215,14 @@ async function checkHead(storage: Storage, last: { seq: number; sha256: string }
     problem('broken-link', digestKey(seq), `differs from the digest the head noted when it was written`);
 }
 
-/** Lists every covered folder and compares each object with the state the chain describes. */
+/**
+ * Lists every covered folder and compares each object with the files the chain describes: both in
+ * folder-then-key order, merged; chain files passed over are missing, reported last in key order.
+ */
 async function walkObjects(
   storage: Storage,
-  state: Map<string, Expected>,
+  spill: Spill,
+  state: ExpectedFiles,
   options: VerifyOptions,
   summary: VerifySummary,
   file: FileReport,
@@ -207,7 +230,7 @@ async function walkObjects(
   const since = options.since?.toISOString();
   const limit = options.concurrency ?? 4;
   const running = new Set<Promise<void>>();
-  const hash = async (key: string, expected: Expected) => {
+  const hash = async (key: string, expected: ExpectedFile) => {
     const found = await storedDigest(storage, key, expected.bytes);
     summary.hashed++;
     if (!found) file('missing', key, 'removed while verifying');
@@ -218,29 +241,36 @@ async function walkObjects(
   };
   // A local lake is listed by name only (a stat per file costs more than reading a small one); sizes
   // come from reading, or from a stat for files only size-checked. S3 listings carry sizes for free.
-  const local = storage.localPath('') !== null;
-  for (const prefix of COVERED_PREFIXES) {
-    const objects = local ? (await storage.list(prefix)).map((key) => ({ key, size: -1 })) : await storage.listObjects(prefix);
-    for (const o of objects) {
-      const expected = state.get(o.key);
-      if (!expected) {
-        file('unexpected', o.key, 'in no digest');
-        continue;
-      }
-      state.delete(o.key);
-      const sizeOnly = since !== undefined && expected.committedAt < since;
-      const size = o.size >= 0 || !sizeOnly ? o.size : await localSize(storage, o.key);
-      if (size >= 0 && size !== expected.bytes) file('modified', o.key, `${size} bytes, the digest says ${expected.bytes}`);
-      else if (sizeOnly) file('valid', o.key, 'size checked (committed before --since)');
-      else {
-        const job = hash(o.key, expected).finally(() => running.delete(job));
-        running.add(job);
-        if (running.size >= limit) await Promise.race(running);
-      }
+  const listed = sorter<[number, string, number]>(spill, 'listed', (a, b) => a[0] - b[0] || compareStrings(a[1], b[1]));
+  for (const [folder, prefix] of COVERED_PREFIXES.entries())
+    for await (const o of listStored(storage, prefix)) await listed.add([folder, o.key, o.size]);
+  const missing = sorter<string>(spill, 'missing', compareStrings);
+  const chain = state.files();
+  let next = await chain.next();
+  for await (const [folder, key, listedSize] of listed.sorted()) {
+    while (!next.done && compareFolderKey(next.value, { folder, key }) < 0) {
+      await missing.add(next.value.key);
+      next = await chain.next();
+    }
+    if (next.done || next.value.key !== key) {
+      file('unexpected', key, 'in no digest');
+      continue;
+    }
+    const expected = next.value;
+    next = await chain.next();
+    const sizeOnly = since !== undefined && expected.committedAt < since;
+    const size = listedSize >= 0 || !sizeOnly ? listedSize : await localSize(storage, key);
+    if (size >= 0 && size !== expected.bytes) file('modified', key, `${size} bytes, the digest says ${expected.bytes}`);
+    else if (sizeOnly) file('valid', key, 'size checked (committed before --since)');
+    else {
+      const job = hash(key, expected).finally(() => running.delete(job));
+      running.add(job);
+      if (running.size >= limit) await Promise.race(running);
     }
   }
+  for (; !next.done; next = await chain.next()) await missing.add(next.value.key);
   await Promise.all(running);
-  for (const key of [...state.keys()].sort()) file('missing', key, 'named by the chain, not in the lake');
+  for await (const key of missing.sorted()) file('missing', key, 'named by the chain, not in the lake');
 }
 
 /** Size of a local lake's file; -1 when it vanished since listing. */

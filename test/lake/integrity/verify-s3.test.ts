@@ -1,9 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/main.js';
 import { digestKey, parseDigest } from '../../../src/lake/integrity/digest-record.js';
+import { verifyLake } from '../../../src/lake/integrity/verify.js';
 import { S3Storage } from '../../../src/lake/s3-storage.js';
 import { type KmsServer, startKmsServer } from '../../support/kms-server.js';
 import { TestS3 } from '../../support/s3.js';
@@ -99,5 +101,45 @@ describe('auditlake verify (S3 lake, KMS-signed digests)', () => {
     expect(run.code).toBe(3);
     expect(run.out).toContain(`BAD-SIGNATURE ${digestKey(1)}`);
     expect(run.out).toContain(`BROKEN-LINK   ${digestKey(2)}`);
+  }, 120_000);
+
+  it('finds the same with every sort spilling after two entries, its scratch folder outside the bucket and removed', async () => {
+    const { storage } = await lake();
+    const [deleted, other] = (await storage.list('events/')).filter((k) => k.endsWith('.parquet'));
+    await storage.delete(deleted);
+    const inserted = other.replace(/\.parquet$/, '-slipped.parquet');
+    await s3.put('lake', `v${n}/${inserted}`, (await storage.get(other)) as Buffer);
+    // The scratch folder goes to the system temp folder: a private one here, to see it come and go.
+    const temp = join(dir, 'tmp');
+    await mkdir(temp);
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = temp;
+    const during: string[][] = [];
+    const run = async (runSize?: number) => {
+      const events: string[] = [];
+      const summary = await verifyLake(storage, {
+        runSize,
+        onEvent: (e) => {
+          if (events.push(JSON.stringify(e)) === 1) during.push(readdirSync(temp));
+        },
+      });
+      return { summary, events: events.sort() };
+    };
+    try {
+      const spilled = await run(2);
+      const inMemory = await run();
+      expect(spilled).toEqual(inMemory);
+      expect(spilled.summary.files).toMatchObject({ missing: 1, unexpected: 1, modified: 0 });
+      expect(spilled.events).toContain(
+        JSON.stringify({ type: 'file', status: 'missing', key: deleted, detail: 'named by the chain, not in the lake' }),
+      );
+      expect(spilled.events).toContain(JSON.stringify({ type: 'file', status: 'unexpected', key: inserted, detail: 'in no digest' }));
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
+    expect(during).toEqual([[expect.stringMatching(/^auditlake-verify-/)], [expect.stringMatching(/^auditlake-verify-/)]]);
+    expect(await readdir(temp)).toEqual([]);
+    expect(await storage.list('_state/verify-tmp/')).toEqual([]);
   }, 120_000);
 });
