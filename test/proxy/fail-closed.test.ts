@@ -26,6 +26,13 @@ class FailingStorage extends FsStorage {
   }
 }
 
+/** Events in the units committed so far, from their manifests. */
+async function committedEvents(storage: FsStorage): Promise<number> {
+  let n = 0;
+  for (const key of await storage.list('_state/manifests/')) n += JSON.parse(((await storage.get(key)) as Buffer).toString('utf8')).events;
+  return n;
+}
+
 const clientFor = (port: number) =>
   new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
 
@@ -58,7 +65,8 @@ describe('fail-closed recording', () => {
     a.on('error', (e: Error & { code?: string }) => errors.push(e.code ?? e.message));
     await a.connect();
     await a.query('select 1');
-    await new Promise((r) => setTimeout(r, 300)); // written
+    // Wait until CONNECT and select 1 are committed (units of one flush each), however slow the machine.
+    for (let waited = 0; (await committedEvents(storage)) < 2 && waited < 20_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     storage.failing = true;
     await a.query('select 2').catch(() => {});
     const result = await recording;
