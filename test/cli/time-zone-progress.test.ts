@@ -43,7 +43,7 @@ describe('--tz and progress', () => {
     expect(auditlake(['query', '--lake', lake.dir, '--format', 'csv', FIRST], { TZ: 'Europe/Berlin' }).out).toBe(
       't\n2026-11-22 00:55:46.689+00\n',
     );
-   }, 240_000);
+  }, 240_000);
 
   it('sessions, hunt and report take --tz too; an unknown zone is a usage error', async () => {
     const sessions = JSON.parse((await cli(['sessions', '--lake', lake.dir, '--format', 'json', '--tz', 'Europe/Berlin'])).out);
