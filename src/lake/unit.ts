@@ -258,14 +258,15 @@ export async function recoverUnits(storage: Storage, hooks: readonly CommitHook[
   const now = Date.now();
   for (const key of await storage.list(JOURNAL_PREFIX)) {
     if (!key.endsWith('.json')) continue;
-    const journal = (await readState(storage, key, unitJournalSchema)) as UnitJournal | null;
-    if (!journal) continue;
-    if (!ownerGone(journal.commit.unit_id, now)) continue;
+    const unitId = key.slice(JOURNAL_PREFIX.length, -'.json'.length);
     try {
+      // A damaged journal is reported with the others left unfinished, not a lake nobody can write any more.
+      const journal = (await readState(storage, key, unitJournalSchema)) as UnitJournal | null;
+      if (!journal || !ownerGone(journal.commit.unit_id, now)) continue;
       await rollForward(storage, journal, hooks);
       result.rolledForward++;
     } catch (e) {
-      result.unfinished.push({ unit_id: journal.commit.unit_id, error: (e as Error).message });
+      result.unfinished.push({ unit_id: unitId, error: (e as Error).message });
     }
   }
   // A committed unit's pending files are its data until its roll forward is done: never discarded.

@@ -260,4 +260,17 @@ describe('recovery of units another writer left', () => {
       await writer.close();
     }
   });
+
+  it('reports a damaged journal as unfinished, naming it, and still opens the lake', async () => {
+    const unitId = '20200101T000000-00000000-1-dddd0000';
+    await lake.storage.putBytes(`_state/journal/${unitId}.json`, '{"commit": ');
+    const writer = await LakeWriter.open(lake.storage, undefined, undefined, { lock: 'ingest' });
+    try {
+      expect(writer.recovered.unfinished).toHaveLength(1);
+      expect(writer.recovered.unfinished[0].unit_id).toBe(unitId);
+      expect(writer.recovered.unfinished[0].error).toContain(`_state/journal/${unitId}.json is not JSON`);
+    } finally {
+      await writer.close();
+    }
+  });
 });
