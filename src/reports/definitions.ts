@@ -18,8 +18,8 @@ export interface ReportDialect {
 
 const DIALECTS: Record<ReportEngine, ReportDialect> = {
   duckdb: { distinctText: (c) => `string_agg(DISTINCT ${c}, ', ' ORDER BY ${c})` },
-  // Trino's array_join leaves out null elements.
-  athena: { distinctText: (c) => `array_join(array_sort(array_distinct(array_agg(${c}))), ', ')` },
+  // Trino's array_join leaves out null elements, and gives '' where DuckDB's string_agg gives NULL.
+  athena: { distinctText: (c) => `nullif(array_join(array_sort(array_distinct(array_agg(${c}))), ', '), '')` },
 };
 
 /** Settings some reports take. */
@@ -67,6 +67,39 @@ export function sqlLiteral(text: string): string {
  */
 export const STATEMENT_KEY = `CASE WHEN audit_type IS NOT NULL AND statement_id IS NOT NULL AND session_id IS NOT NULL
     THEN concat(session_id, '/', CAST(statement_id AS VARCHAR)) ELSE event_id END`;
+
+/**
+ * One key per statement as the lists show them: like {@link STATEMENT_KEY}, but a substatement (a
+ * statement a function or DO block ran) keeps a row of its own, since it has its own text. pgAudit's
+ * SESSION and OBJECT lines and its per-relation lines of one statement become one row.
+ */
+export const STATEMENT_LINE_KEY = `CASE WHEN audit_type IS NOT NULL AND statement_id IS NOT NULL AND session_id IS NOT NULL
+    THEN concat(session_id, '/', CAST(statement_id AS VARCHAR), '/', CAST(coalesce(substatement_id, 0) AS VARCHAR)) ELSE event_id END`;
+
+/**
+ * The columns of a statement list, one row per {@link STATEMENT_LINE_KEY}: the lines of one statement
+ * agree on everything but the object (and the audit type), so each column is the group's one value,
+ * and the objects are listed together. `min` keeps the SQL the same in both engines.
+ */
+function statementColumns(engine: ReportEngine, columns: readonly string[]): string {
+  return columns
+    .map((c) => {
+      if (c === 'object_name') return `${DIALECTS[engine].distinctText('object_name')} AS object_name`;
+      if (c === 'success') return 'bool_and(success) AS success';
+      if (c === 'row_count') return 'max(row_count) AS row_count';
+      return `min(${c}) AS ${c}`;
+    })
+    .join(', ');
+}
+
+/** A statement list: the filtered lines grouped into statements, in time order. */
+function statementList(engine: ReportEngine, columns: readonly string[], where: string, extra = ''): string {
+  return `SELECT ${statementColumns(engine, columns)}${extra}
+FROM audit_events
+WHERE ${PERIOD} AND ${where}
+GROUP BY ${STATEMENT_LINE_KEY}
+ORDER BY event_time, min(event_id)`;
+}
 
 /** Commands that change roles or privileges, whatever class a source gave them. */
 const ROLE_COMMANDS = ['GRANT', 'REVOKE', 'CREATE ROLE', 'ALTER ROLE', 'DROP ROLE', 'CREATE USER', 'ALTER USER', 'DROP USER'];
@@ -121,12 +154,13 @@ ORDER BY hour_start, attempts DESC, db_user, client_addr`,
     name: 'user-activity',
     title: 'Activity per user',
     description:
-      'Per database user: reads, writes, DDL and role changes, failures, first and last activity, and the sources that saw them.',
+      'Per database user: audit events, statements, reads, writes, DDL and role changes, failures (each statement once, however many audit lines pgAudit wrote for it), first and last activity, and the sources that saw them.',
     sql: (engine) => `SELECT db_user, count(*) AS events,
-       count(CASE WHEN event_class = 'READ' THEN 1 END) AS reads,
-       count(CASE WHEN event_class = 'WRITE' THEN 1 END) AS writes,
-       count(CASE WHEN event_class IN ('DDL', 'ROLE') THEN 1 END) AS ddl_role_changes,
-       count(CASE WHEN success = false THEN 1 END) AS failures,
+       count(DISTINCT CASE WHEN event_class NOT IN ('CONNECT', 'DISCONNECT', 'AUTH_FAILURE') THEN ${STATEMENT_KEY} END) AS statements,
+       count(DISTINCT CASE WHEN event_class = 'READ' THEN ${STATEMENT_KEY} END) AS reads,
+       count(DISTINCT CASE WHEN event_class = 'WRITE' THEN ${STATEMENT_KEY} END) AS writes,
+       count(DISTINCT CASE WHEN event_class IN ('DDL', 'ROLE') THEN ${STATEMENT_KEY} END) AS ddl_role_changes,
+       count(DISTINCT CASE WHEN success = false THEN ${STATEMENT_KEY} END) AS failures,
        min(event_time) AS first_activity, max(event_time) AS last_activity,
        ${DIALECTS[engine].distinctText('source')} AS sources
 FROM audit_events
@@ -137,33 +171,38 @@ ORDER BY events DESC, db_user`,
   {
     name: 'privilege-changes',
     title: 'Privilege changes',
-    description: 'Every GRANT, REVOKE, CREATE/ALTER/DROP ROLE and SET ROLE: who, when, from where, and the statement.',
-    sql: () => `SELECT event_time, db_user, database_name, client_addr, command, object_name, statement_text, success, error_code,
-       source, session_id
-FROM audit_events
-WHERE ${PERIOD} AND (event_class = 'ROLE' OR command IN (${ROLE_COMMANDS.map(sqlLiteral).join(', ')}) OR ${SET_ROLE})
-ORDER BY event_time, event_id`,
+    description: 'Every GRANT, REVOKE, CREATE/ALTER/DROP ROLE and SET ROLE, one row per statement: who, when, from where, and the statement.',
+    sql: (engine) =>
+      statementList(
+        engine,
+        ['event_time', 'db_user', 'database_name', 'client_addr', 'command', 'object_name', 'statement_text', 'success', 'error_code', 'source', 'session_id'],
+        `(event_class = 'ROLE' OR command IN (${ROLE_COMMANDS.map(sqlLiteral).join(', ')}) OR ${SET_ROLE})`,
+      ),
   },
   {
     name: 'schema-changes',
     title: 'Schema changes',
-    description: 'Every DDL statement (CREATE, ALTER, DROP, TRUNCATE of objects): who, when, what, and whether it succeeded.',
-    sql: () => `SELECT event_time, db_user, database_name, command, object_type, object_name, statement_text, success, source, session_id
-FROM audit_events
-WHERE ${PERIOD} AND event_class = 'DDL'
-ORDER BY event_time, event_id`,
+    description: 'Every DDL statement (CREATE, ALTER, DROP, TRUNCATE of objects), one row per statement with its objects listed together: who, when, what, and whether it succeeded.',
+    sql: (engine) =>
+      statementList(
+        engine,
+        ['event_time', 'db_user', 'database_name', 'command', 'object_type', 'object_name', 'statement_text', 'success', 'source', 'session_id'],
+        `event_class = 'DDL'`,
+      ),
   },
   {
     name: 'data-exports',
     title: 'Data exports and large reads',
     description:
-      'COPY ... TO (reads by COPY) and reads returning at least the large-read threshold of rows: who, which object, how many rows, from where.',
-    sql: (_engine, s) => `SELECT event_time, db_user, database_name, object_name, row_count, client_addr,
-       CASE WHEN command = 'COPY' THEN 'COPY TO' ELSE 'large read' END AS kind, statement_text, source, session_id
-FROM audit_events
-WHERE ${PERIOD} AND event_class = 'READ'
-  AND (command = 'COPY' OR row_count >= ${whole(s.largeReadRows, 'large-read rows')})
-ORDER BY event_time, event_id`,
+      'COPY ... TO (reads by COPY) and reads returning at least the large-read threshold of rows, one row per statement: who, which objects, how many rows, from where.',
+    sql: (engine, s) =>
+      statementList(
+        engine,
+        ['event_time', 'db_user', 'database_name', 'object_name', 'row_count', 'client_addr'],
+        `event_class = 'READ' AND (command = 'COPY' OR row_count >= ${whole(s.largeReadRows, 'large-read rows')})`,
+        `,
+       CASE WHEN min(command) = 'COPY' THEN 'COPY TO' ELSE 'large read' END AS kind, min(statement_text) AS statement_text, min(source) AS source, min(session_id) AS session_id`,
+      ),
   },
   {
     name: 'privileged-sessions',

@@ -31,6 +31,15 @@ async function report(name: string, ...args: string[]): Promise<Row[]> {
 
 const inPeriod = (e: Row, since = '0000', until = '9999') => String(e.event_date) >= since && String(e.event_date) <= until;
 const key = (...parts: unknown[]) => parts.map((p) => (p === null || p === undefined ? '∅' : String(p))).join('|');
+/** pgAudit's lines of one statement (SESSION and OBJECT, one per relation) share this key; substatements keep their own. */
+const statementLine = (e: Row) =>
+  e.audit_type !== null && e.statement_id !== null && e.session_id !== null
+    ? key(e.session_id, e.statement_id, e.substatement_id ?? 0)
+    : String(e.event_id);
+/** As the reports count statements: substatements belong to their statement. */
+const statementOf = (e: Row) =>
+  e.audit_type !== null && e.statement_id !== null && e.session_id !== null ? key(e.session_id, e.statement_id) : String(e.event_id);
+const distinct = (rows: Row[], f: (e: Row) => string) => new Set(rows.map(f)).size;
 function countBy(rows: Row[], f: (e: Row) => string): Map<string, number> {
   const m = new Map<string, number>();
   for (const r of rows) m.set(f(r), (m.get(f(r)) ?? 0) + 1);
@@ -95,12 +104,29 @@ describe('auditlake report', () => {
     const rows = await report('user-activity');
     for (const r of rows) {
       const mine = lake.events.filter((e) => e.db_user === r.db_user);
+      // Audit lines once each; statements once however many lines pgAudit wrote for them.
       expect(r).toMatchObject({
         events: mine.length,
-        reads: mine.filter((e) => e.event_class === 'READ').length,
-        writes: mine.filter((e) => e.event_class === 'WRITE').length,
-        ddl_role_changes: mine.filter((e) => e.event_class === 'DDL' || e.event_class === 'ROLE').length,
-        failures: mine.filter((e) => e.success === false).length,
+        statements: distinct(
+          mine.filter((e) => !['CONNECT', 'DISCONNECT', 'AUTH_FAILURE'].includes(String(e.event_class))),
+          statementOf,
+        ),
+        reads: distinct(
+          mine.filter((e) => e.event_class === 'READ'),
+          statementOf,
+        ),
+        writes: distinct(
+          mine.filter((e) => e.event_class === 'WRITE'),
+          statementOf,
+        ),
+        ddl_role_changes: distinct(
+          mine.filter((e) => e.event_class === 'DDL' || e.event_class === 'ROLE'),
+          statementOf,
+        ),
+        failures: distinct(
+          mine.filter((e) => e.success === false),
+          statementOf,
+        ),
         sources: [...new Set(mine.map((e) => e.source))].sort().join(', '),
       });
     }
@@ -113,7 +139,7 @@ describe('auditlake report', () => {
       (e) =>
         e.event_class === 'ROLE' || /^(SET (SESSION )?ROLE|SET SESSION AUTHORIZATION|RESET ROLE)/i.test(String(e.statement_text ?? '')),
     );
-    expect(rows).toHaveLength(expected.length);
+    expect(rows).toHaveLength(distinct(expected, statementLine));
     expect(rows.map((r) => r.statement_text)).toContain('SET ROLE postgres');
     expect(rows.find((r) => r.statement_text === 'GRANT pg_read_all_data TO carol')).toMatchObject({
       db_user: 'postgres',
@@ -124,19 +150,31 @@ describe('auditlake report', () => {
   it('data-exports lists COPY TO and large reads', async () => {
     const rows = await report('data-exports');
     const expected = lake.events.filter((e) => e.event_class === 'READ' && (e.command === 'COPY' || Number(e.row_count) >= 10_000));
-    expect(rows).toHaveLength(expected.length);
+    expect(rows).toHaveLength(distinct(expected, statementLine));
     expect(rows.find((r) => r.kind === 'large read')).toMatchObject({
       db_user: 'alice',
       object_name: 'public.customers',
       row_count: 250_000,
     });
     expect(await report('data-exports', '--large-read-rows', '20')).toHaveLength(
-      lake.events.filter((e) => e.event_class === 'READ' && (e.command === 'COPY' || Number(e.row_count) >= 20)).length,
+      distinct(
+        lake.events.filter((e) => e.event_class === 'READ' && (e.command === 'COPY' || Number(e.row_count) >= 20)),
+        statementLine,
+      ),
     );
   });
 
   it('schema-changes lists DDL', async () => {
-    expect(await report('schema-changes')).toHaveLength(lake.events.filter((e) => e.event_class === 'DDL').length);
+    const ddl = lake.events.filter((e) => e.event_class === 'DDL');
+    const rows = await report('schema-changes');
+    expect(rows).toHaveLength(distinct(ddl, statementLine));
+    // Each statement once, with every object pgAudit named for it (its SESSION, OBJECT and per-relation lines).
+    for (const r of rows) {
+      const lines = ddl.filter((e) => e.session_id === r.session_id && e.statement_text === r.statement_text);
+      const objects = [...new Set(lines.map((e) => e.object_name).filter((o) => o !== null))].sort();
+      if (lines.length > 0 && new Set(lines.map(statementLine)).size === 1)
+        expect(r.object_name).toBe(objects.length > 0 ? objects.join(', ') : null);
+    }
   });
 
   it('privileged-sessions lists the sessions of the configured users', async () => {
