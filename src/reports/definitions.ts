@@ -171,22 +171,47 @@ ORDER BY events DESC, db_user`,
   {
     name: 'privilege-changes',
     title: 'Privilege changes',
-    description: 'Every GRANT, REVOKE, CREATE/ALTER/DROP ROLE and SET ROLE, one row per statement: who, when, from where, and the statement.',
+    description:
+      'Every GRANT, REVOKE, CREATE/ALTER/DROP ROLE and SET ROLE, one row per statement: who, when, from where, and the statement.',
     sql: (engine) =>
       statementList(
         engine,
-        ['event_time', 'db_user', 'database_name', 'client_addr', 'command', 'object_name', 'statement_text', 'success', 'error_code', 'source', 'session_id'],
+        [
+          'event_time',
+          'db_user',
+          'database_name',
+          'client_addr',
+          'command',
+          'object_name',
+          'statement_text',
+          'success',
+          'error_code',
+          'source',
+          'session_id',
+        ],
         `(event_class = 'ROLE' OR command IN (${ROLE_COMMANDS.map(sqlLiteral).join(', ')}) OR ${SET_ROLE})`,
       ),
   },
   {
     name: 'schema-changes',
     title: 'Schema changes',
-    description: 'Every DDL statement (CREATE, ALTER, DROP, TRUNCATE of objects), one row per statement with its objects listed together: who, when, what, and whether it succeeded.',
+    description:
+      'Every DDL statement (CREATE, ALTER, DROP, TRUNCATE of objects), one row per statement with its objects listed together: who, when, what, and whether it succeeded.',
     sql: (engine) =>
       statementList(
         engine,
-        ['event_time', 'db_user', 'database_name', 'command', 'object_type', 'object_name', 'statement_text', 'success', 'source', 'session_id'],
+        [
+          'event_time',
+          'db_user',
+          'database_name',
+          'command',
+          'object_type',
+          'object_name',
+          'statement_text',
+          'success',
+          'source',
+          'session_id',
+        ],
         `event_class = 'DDL'`,
       ),
   },
