@@ -90,4 +90,20 @@ describe('--tz and progress', () => {
     for (const line of json.out.trimEnd().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
     expect((await cli(['verify', '--lake', lake.dir])).err).toBe('');
   });
+
+  it('query as a table and sessions show progress on a terminal only, erased before the table', async () => {
+    const query = await cli(['query', '--lake', lake.dir, 'SELECT count(*) AS n FROM audit_events'], true);
+    expect(query.code).toBe(0);
+    expect(query.err).toMatch(/^\rquerying/);
+    expect(query.err).toMatch(/\r\x1b\[K$/);
+    expect(query.out).not.toContain('\r');
+    expect((await cli(['query', '--lake', lake.dir, 'SELECT 1 AS n'])).err).toBe('');
+
+    const sessions = await cli(['sessions', '--lake', lake.dir], true);
+    expect(sessions.code).toBe(0);
+    expect(sessions.err).toMatch(/^\rlisting sessions/);
+    expect(sessions.out).not.toContain('\r');
+    expect((await cli(['sessions', '--lake', lake.dir])).err).toBe('');
+    expect((await cli(['sessions', '--lake', lake.dir, '--format', 'json'], true)).err).toBe('');
+  });
 });

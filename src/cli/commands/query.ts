@@ -14,7 +14,7 @@ import { type Command, EXIT, type Io, UsageError } from '../command.js';
 import { csvLine, formatTable } from '../format-table.js';
 import { openLakeForReading } from '../lake-options.js';
 import { onOutputClosed, writeOut } from '../output.js';
-import { startProgress } from '../progress.js';
+import { type Progress, startProgress } from '../progress.js';
 import { TZ_OPTION, timeZoneOption, tzHelp } from '../time-zone.js';
 
 const DEFAULT_TABLE_ROWS = 1000;
@@ -94,18 +94,38 @@ export async function withLake<T>(
 export async function queryLake(
   lake: string,
   sql: string,
-  options: { allowExternalAccess?: boolean; timeZone?: string } = {},
+  options: { allowExternalAccess?: boolean; timeZone?: string; progress?: { io: Io; label: string } } = {},
 ): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
   const storage = await openLakeForReading(lake);
   return withLake(
     storage,
     async (connection, lockDown) => {
       await lockDown();
-      const reader = await connection.runAndReadAll(await zonedSql(connection, sql, options.timeZone));
-      return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
+      const progress = options.progress ? startProgress(options.progress.io, { ticking: true }) : null;
+      const stop = progress ? watchQuery(connection, progress, options.progress?.label ?? 'querying') : () => {};
+      try {
+        const reader = await connection.runAndReadAll(await zonedSql(connection, sql, options.timeZone));
+        return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
+      } finally {
+        stop();
+        progress?.done();
+      }
     },
     options,
   );
+}
+
+/**
+ * Shows a running DuckDB query's own progress (its percentage, when it knows one) on the status line
+ * under `label`; returns the function that stops watching.
+ */
+function watchQuery(connection: DuckDBConnection, progress: Progress, label: string): () => void {
+  progress.update(label, true);
+  const poll = setInterval(() => {
+    const pct = connection.progress.percentage;
+    if (pct >= 0) progress.update(`${label}: ${pct.toFixed(0)}%`);
+  }, 250);
+  return () => clearInterval(poll);
 }
 
 /**
@@ -220,13 +240,23 @@ async function tableRows(
   timeZone: string,
 ): Promise<number> {
   await lockDown();
-  const result = await connection.stream(await zonedSql(connection, sql, timeZone));
-  const columns = result.columnNames();
+  // A table is printed once every row is counted: until then the status line says how far the query is.
+  const progress = startProgress(io, { ticking: true });
+  const stop = watchQuery(connection, progress, 'querying');
   const shown: Record<string, unknown>[] = [];
   let count = 0;
-  for await (const rows of result.yieldRowObjectJson()) {
-    for (const r of rows) if (shown.length < maxRows) shown.push(r);
-    count += rows.length;
+  let columns: string[];
+  try {
+    const result = await connection.stream(await zonedSql(connection, sql, timeZone));
+    columns = result.columnNames();
+    for await (const rows of result.yieldRowObjectJson()) {
+      for (const r of rows) if (shown.length < maxRows) shown.push(r);
+      count += rows.length;
+      progress.update(`querying: ${count.toLocaleString('en-US')} rows read`);
+    }
+  } finally {
+    stop();
+    progress.done();
   }
   const table = formatTable(columns, shown);
   const capped = `(${count.toLocaleString('en-US')} rows, first ${shown.length.toLocaleString('en-US')} shown: use --format csv|json or --out for all)\n`;
@@ -278,11 +308,7 @@ async function copyRows(
   await lockDown([resolve(file)]);
   const options = { parquet: 'FORMAT parquet, COMPRESSION zstd', csv: 'FORMAT csv, HEADER true', json: 'FORMAT json' }[format];
   const progress = startProgress(io, { ticking: true });
-  progress.update(`writing ${file}`, true);
-  const poll = setInterval(() => {
-    const pct = connection.progress.percentage;
-    if (pct >= 0) progress.update(`writing ${file}: ${pct.toFixed(0)}%`);
-  }, 250);
+  const stop = watchQuery(connection, progress, `writing ${file}`);
   try {
     const result = await connection.run(`COPY (${bareSql(sql)}) TO ${sqlString(resolve(file))} (${options})`);
     const rows = result.rowsChanged;
@@ -290,7 +316,7 @@ async function copyRows(
     io.err(`${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'} written to ${file} (${format})\n`);
     return rows;
   } finally {
-    clearInterval(poll);
+    stop();
     progress.done();
   }
 }

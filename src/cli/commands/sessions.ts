@@ -103,7 +103,9 @@ export const sessionsCommand: Command = {
     const sql = positionals.length
       ? timelineSql(positionals[0])
       : sessionsSql({ user: values.user, since: values.since, source: values.source, limit });
-    const { columns, rows } = await queryLake(values.lake as string, sql, { timeZone });
+    const label = positionals.length ? `reading session ${positionals[0]}` : 'listing sessions';
+    const progress = values.format === 'json' ? undefined : { io, label };
+    const { columns, rows } = await queryLake(values.lake as string, sql, { timeZone, progress });
     if (positionals.length && rows.length === 0) {
       io.err(`auditlake sessions: no events for session ${positionals[0]} in ${values.lake}\n`);
       return EXIT.failed;
