@@ -13,7 +13,7 @@ import { readState } from '../lake/state.js';
 import type { Storage } from '../lake/storage.js';
 import type { BatchTransform } from '../pipeline/policies-stage.js';
 import type { RulesStage } from '../pipeline/rules-stage.js';
-import { writeStream } from '../pipeline/stream.js';
+import { type StreamTotals, writeStream } from '../pipeline/stream.js';
 import type { SqlRedactor } from '../redact/index.js';
 import { idKey } from '../schema/index.js';
 import { type Io, UsageError } from './command.js';
@@ -39,17 +39,15 @@ export interface KinesisIngestOptions {
   redactor?: SqlRedactor;
 }
 
+/** What a Kinesis run did: the stream's totals, KMS calls, and the positions it reached per shard. */
+export type KinesisRunSummary = StreamTotals & { stream: string; kms_calls: number; checkpoints: ShardPositions };
+
 /**
  * `auditlake ingest --kinesis-stream`: reads every shard of a DAS stream into the lake in units; a
  * unit's per-shard positions are saved in `_state/kinesis/` only after its files are durable, and a
  * later run resumes from them. SIGINT/SIGTERM stop reading, write what was read, and commit it.
  */
-export async function ingestKinesis(
-  options: KinesisIngestOptions,
-  lake: LakeWriter,
-  storage: Storage,
-  io: Io,
-): Promise<Record<string, unknown>> {
+export async function ingestKinesis(options: KinesisIngestOptions, lake: LakeWriter, storage: Storage, io: Io): Promise<KinesisRunSummary> {
   let das: ReturnType<typeof parseDasOptions>;
   try {
     das = parseDasOptions(options.dasOptions);

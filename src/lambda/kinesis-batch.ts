@@ -1,5 +1,6 @@
 import { DasTransientError, type DasUnit, kinesisEventUnits } from '../collectors/das/index.js';
 import { mapOrdered } from '../collectors/das/ordered.js';
+import { countOutcomes, noOutcomeCounts, type OutcomeCounts } from '../pipeline/stats.js';
 import { writeUnit as commitUnit } from '../pipeline/unit-stage.js';
 import { type Batch, idKey, mergeBatch, newBatch, nowMicros, type Rejected } from '../schema/index.js';
 import type { KinesisEventRecord, KinesisStreamEvent } from './events.js';
@@ -17,7 +18,7 @@ import type { Runtime } from './runtime.js';
  */
 
 /** What one invocation did. */
-export interface KinesisBatchSummary {
+export interface KinesisBatchSummary extends OutcomeCounts {
   records: number;
   events: number;
   quarantined: number;
@@ -126,6 +127,7 @@ export async function processKinesisBatch(
     failed_records: 0,
     kms_calls: 0,
     failures: [],
+    ...noOutcomeCounts(),
   };
   const batchItemFailures: { itemIdentifier: string }[] = [];
   for (const items of shards.values()) {
@@ -140,6 +142,7 @@ export async function processKinesisBatch(
       summary.events += batch.events.length;
       summary.quarantined += batch.rejected.length;
       for (const [k, n] of Object.entries(batch.skipped)) summary.skipped[k] = (summary.skipped[k] ?? 0) + n;
+      countOutcomes(summary, batch);
     }
     if (failedAt >= 0) {
       summary.failures.push(`${items[failedAt].shard}/${items[failedAt].sequenceNumber}: ${reason}`);

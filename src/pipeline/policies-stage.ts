@@ -1,5 +1,5 @@
 import type { PolicyMatcher } from '../policies/index.js';
-import { type Batch, type EventClass, skip } from '../schema/index.js';
+import { type Batch, type EventClass, eventsPerRecordOf, skip } from '../schema/index.js';
 
 /** `tag` keeps every event; `only` keeps the events some policy selects, plus sessions and logins. */
 export const POLICY_MODES = ['tag', 'only'] as const;
@@ -24,16 +24,44 @@ export type BatchTransform = (batch: Batch) => void;
 export function createPoliciesStage(matcher: PolicyMatcher, mode: PolicyMode): BatchTransform {
   return (batch) => {
     const events = batch.events;
+    const keep = new Uint8Array(events.length);
     let kept = 0;
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       const ids = matcher.match(e);
       e.policy_ids = ids;
-      if (mode === 'tag' || ids.length > 0 || ALWAYS_KEPT.has(e.event_class)) events[kept++] = e;
+      if (mode === 'tag' || ids.length > 0 || ALWAYS_KEPT.has(e.event_class)) {
+        keep[i] = 1;
+        kept++;
+      }
     }
-    if (kept < events.length) {
-      skip(batch, SKIP_NOT_SELECTED, events.length - kept);
-      events.length = kept;
-    }
+    if (kept === events.length) return;
+    if (batch.recordOutcomes) recountRecords(batch, keep);
+    let at = 0;
+    for (let i = 0; i < events.length; i++) if (keep[i]) events[at++] = events[i];
+    skip(batch, SKIP_NOT_SELECTED, events.length - kept);
+    events.length = kept;
   };
+}
+
+/**
+ * For records of several events (a DAS record): a record whose every event the policies left out was
+ * not written but skipped on purpose. `keep[i]` says whether `batch.events[i]` stays.
+ */
+function recountRecords(batch: Batch, keep: Uint8Array): void {
+  const outcomes = batch.recordOutcomes;
+  if (!outcomes) return;
+  const remaining: number[] = [];
+  let at = 0;
+  for (const n of eventsPerRecordOf(batch)) {
+    let left = 0;
+    for (let i = at; i < at + n; i++) left += keep[i];
+    at += n;
+    if (left > 0) remaining.push(left);
+    else {
+      outcomes.written--;
+      outcomes.skipped++;
+    }
+  }
+  batch.eventsPerRecord = remaining;
 }

@@ -108,25 +108,40 @@ export function newInputStats(input: string): InputStats {
   };
 }
 
-/** Adds a batch's counts to an input's. */
-export function countBatch(stats: InputStats, batch: Batch, bySource: Record<string, Record<string, number>>): void {
+/** Where records and events went: what every summary (a run, an input, a stream, a Lambda batch) holds. */
+export interface OutcomeCounts {
+  /** Records read, and how many gave written events, were quarantined or were skipped. */
+  record_counts: Outcomes;
+  /** Events read, and how many were written, quarantined or skipped. */
+  event_counts: Outcomes;
+}
+
+/** Zero outcome counts. */
+export function noOutcomeCounts(): OutcomeCounts {
+  return { record_counts: noOutcomes(), event_counts: noOutcomes() };
+}
+
+/** Adds a batch's record and event outcomes to `into`. */
+export function countOutcomes(into: OutcomeCounts, batch: Batch): void {
   const events = batchEventCount(batch);
   let skipped = 0;
-  for (const [reason, n] of Object.entries(batch.skipped)) {
-    stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
-    skipped += n;
-  }
-  stats.records += batch.records;
-  stats.events += events;
-  stats.quarantined += batch.rejected.length;
-  const records = recordOutcomesOf(batch);
-  addOutcomes(stats.record_counts, { read: batch.records, ...records });
-  addOutcomes(stats.event_counts, {
+  for (const n of Object.values(batch.skipped)) skipped += n;
+  addOutcomes(into.record_counts, { read: batch.records, ...recordOutcomesOf(batch) });
+  addOutcomes(into.event_counts, {
     read: events + batch.rejected.length + skipped,
     written: events,
     quarantined: batch.rejected.length,
     skipped,
   });
+}
+
+/** Adds a batch's counts to an input's. */
+export function countBatch(stats: InputStats, batch: Batch, bySource: Record<string, Record<string, number>>): void {
+  for (const [reason, n] of Object.entries(batch.skipped)) stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
+  stats.records += batch.records;
+  stats.events += batchEventCount(batch);
+  stats.quarantined += batch.rejected.length;
+  countOutcomes(stats, batch);
   if (batch.encoded) {
     // Encoded on a worker: the events may not have crossed, their counts did.
     for (const [source, classes] of Object.entries(batch.encoded.classes)) {

@@ -2,6 +2,7 @@ import type { LakeWriter } from '../lake/lake-writer.js';
 import { createSqlRedactor, redactBatch, type SqlRedactor } from '../redact/index.js';
 import { type Batch, idKey, type Source } from '../schema/index.js';
 import type { BatchObserver } from './ingest.js';
+import { countOutcomes, noOutcomeCounts, type OutcomeCounts } from './stats.js';
 import { writeUnit } from './unit-stage.js';
 
 /**
@@ -42,11 +43,13 @@ export interface StreamOptions<P> {
 }
 
 /** Totals of a stream run. */
-export interface StreamTotals {
+export interface StreamTotals extends OutcomeCounts {
   units: number;
   records: number;
   events: number;
   quarantined: number;
+  /** Skipped on purpose, by reason (they add up to `event_counts.skipped`). */
+  skipped: Record<string, number>;
   alerts: number;
   /** Events delivered more than once (same event id, e.g. a Kinesis record re-sent): stored once. */
   duplicate_events: number;
@@ -58,7 +61,16 @@ export async function writeStream<P>(
   lake: LakeWriter,
   options: StreamOptions<P>,
 ): Promise<StreamTotals> {
-  const totals: StreamTotals = { units: 0, records: 0, events: 0, quarantined: 0, alerts: 0, duplicate_events: 0 };
+  const totals: StreamTotals = {
+    units: 0,
+    records: 0,
+    events: 0,
+    quarantined: 0,
+    skipped: {},
+    alerts: 0,
+    duplicate_events: 0,
+    ...noOutcomeCounts(),
+  };
   const iterator = items[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<StreamItem<P>>> | null = null;
   let unit: Batch[] = [];
@@ -123,6 +135,8 @@ export async function writeStream<P>(
       totals.records += batch.records;
       totals.events += batch.events.length;
       totals.quarantined += batch.rejected.length;
+      for (const [reason, n] of Object.entries(batch.skipped)) totals.skipped[reason] = (totals.skipped[reason] ?? 0) + n;
+      countOutcomes(totals, batch);
       for (const observe of options.observers) totals.alerts += await observe(batch);
       unit.push(batch);
       unitEvents += batch.events.length;

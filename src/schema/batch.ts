@@ -33,6 +33,13 @@ export interface Batch {
    */
   recordOutcomes?: RecordOutcomes;
   /**
+   * With {@link recordOutcomes}: for each record counted `written`, in order, how many of `events` it
+   * gave (a record's events are consecutive). A stage that takes events out (the policies in `only`
+   * mode) needs it to tell when it took out every event of a record, which then counts as skipped.
+   * Absent: each event is a record of its own.
+   */
+  eventsPerRecord?: number[];
+  /**
    * The batch's events already encoded for the lake, when they were parsed on a worker thread: the
    * worker encodes where the events are, and only these bytes cross to the writing thread. `events`
    * then holds the same events only if a stage asked for them (observers); a stage that changes events
@@ -60,11 +67,19 @@ export function recordOutcomesOf(batch: Batch): RecordOutcomes {
   return { written: batchEventCount(batch), quarantined: batch.rejected.length, skipped };
 }
 
-/** The outcome of a batch that holds exactly one record, however many events were in it. */
-export function oneRecordOutcome(piece: Batch): RecordOutcomes {
-  if (batchEventCount(piece) > 0) return { written: 1, quarantined: 0, skipped: 0 };
-  if (piece.rejected.length > 0) return { written: 0, quarantined: 1, skipped: 0 };
-  return { written: 0, quarantined: 0, skipped: 1 };
+/** Marks a batch that holds exactly one record as that one record, however many events were in it. */
+export function countAsOneRecord(piece: Batch): void {
+  const events = batchEventCount(piece);
+  if (events > 0) {
+    piece.recordOutcomes = { written: 1, quarantined: 0, skipped: 0 };
+    piece.eventsPerRecord = [events];
+  } else if (piece.rejected.length > 0) piece.recordOutcomes = { written: 0, quarantined: 1, skipped: 0 };
+  else piece.recordOutcomes = { written: 0, quarantined: 0, skipped: 1 };
+}
+
+/** How many events each written record of a batch gave (see {@link Batch.eventsPerRecord}). */
+export function eventsPerRecordOf(batch: Batch): number[] {
+  return batch.eventsPerRecord ?? new Array<number>(batch.events.length).fill(1);
 }
 
 /** Appends `piece` (events, rejections, skips, records and their outcomes) to `into`. */
@@ -72,6 +87,7 @@ export function mergeBatch(into: Batch, piece: Batch): void {
   const a = recordOutcomesOf(into);
   const b = recordOutcomesOf(piece);
   into.recordOutcomes = { written: a.written + b.written, quarantined: a.quarantined + b.quarantined, skipped: a.skipped + b.skipped };
+  if (into.eventsPerRecord || piece.eventsPerRecord) into.eventsPerRecord = [...eventsPerRecordOf(into), ...eventsPerRecordOf(piece)];
   into.records += piece.records;
   for (const e of piece.events) into.events.push(e);
   for (const r of piece.rejected) into.rejected.push(r);

@@ -59,6 +59,20 @@ async function kept(lake: string): Promise<string[]> {
   return (JSON.parse(r.out) as { e: string }[]).map((x) => x.e.trim());
 }
 
+/** Records of the lake that gave at least one stored event. */
+async function recordsWithEvents(lake: string): Promise<number> {
+  const r = await cli(
+    'query',
+    '--lake',
+    lake,
+    '--format',
+    'json',
+    "SELECT count(DISTINCT regexp_replace(source_ref, '#[0-9]+$', '')) AS n FROM audit_events",
+  );
+  expect(r.code, r.err).toBe(0);
+  return Number(JSON.parse(r.out)[0].n);
+}
+
 // In event time order. DAS keeps a failed statement in its class (READ) with success false.
 const EXPECTED = [
   'CONNECT CONNECT',
@@ -120,6 +134,31 @@ describe('policies select DAS events at ingest', () => {
     // 18 events in the fixture: the 6 no policy selects are accounted for as skipped on purpose.
     expect(summary.skipped).toEqual({ heartbeat: 4, [SKIP_NOT_SELECTED]: 6 });
     expect(await kept(out)).toEqual(EXPECTED);
+    // A record counts as written only if one of its events was: a record whose every event the policies
+    // left out is skipped on purpose (its source_ref is the record's, plus `#<event index>`).
+    const withEvents = await recordsWithEvents(out);
+    expect(summary.record_counts).toEqual({
+      read: ENVELOPES.length,
+      written: withEvents,
+      quarantined: 0,
+      skipped: ENVELOPES.length - withEvents,
+    });
+    const tagged = join(lake.dir, 'file-lake-tag');
+    const all = await cli(
+      'ingest',
+      'fixtures/das/aurora-pg.jsonl',
+      '--das-resource-id',
+      CLUSTER_ID,
+      '--out',
+      tagged,
+      '--json',
+      '--policies',
+      policies,
+    );
+    expect(all.code, all.err).toBe(0);
+    // The fixture has records whose events no policy selects, so the two modes differ.
+    expect(JSON.parse(all.out).record_counts.written).toBe(await recordsWithEvents(tagged));
+    // (Every fixture record holds a connection event, always kept; test/policies/policies.test.ts has records that lose every event.)
   });
 
   it('from a Kinesis stream', async () => {
@@ -148,8 +187,38 @@ describe('policies select DAS events at ingest', () => {
       'only',
     );
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ events: EXPECTED.length });
+    const summary = JSON.parse(r.out);
+    expect(summary).toMatchObject({ events: EXPECTED.length, skipped: { heartbeat: 4, [SKIP_NOT_SELECTED]: 6 } });
+    const withEvents = await recordsWithEvents(out);
+    expect(summary.record_counts).toEqual({
+      read: ENVELOPES.length,
+      written: withEvents,
+      quarantined: 0,
+      skipped: ENVELOPES.length - withEvents,
+    });
+    expect(summary.event_counts).toEqual({ read: EXPECTED.length + 10, written: EXPECTED.length, quarantined: 0, skipped: 10 });
     expect(await kept(out)).toEqual(EXPECTED);
+    // The human summary says the same, and both lines add up.
+    const again = await cli(
+      'ingest',
+      '--kinesis-stream',
+      STREAM,
+      '--das-resource-id',
+      CLUSTER_ID,
+      '--out',
+      `${out}-2`,
+      '--policies',
+      policies,
+      '--policy-mode',
+      'only',
+    );
+    expect(again.code, again.err).toBe(0);
+    expect(again.out + again.err).toContain(
+      `records read: ${ENVELOPES.length} = ${withEvents} with events written + 0 quarantined + ${ENVELOPES.length - withEvents} skipped on purpose`,
+    );
+    expect(again.out + again.err).toContain(
+      `events read:  ${EXPECTED.length + 10} = ${EXPECTED.length} written + 0 quarantined + 10 skipped on purpose`,
+    );
   });
 
   it('in the Lambda handler of a DAS stream', async () => {
@@ -161,6 +230,15 @@ describe('policies select DAS events at ingest', () => {
       // 15 events in the fixture: sessions, logins and the three policy events are kept.
       expect(summary.events).toBe(10);
       expect(summary.events + summary.skipped[SKIP_NOT_SELECTED]).toBe(DAS_EXPECTED_EVENTS);
+      const { record_counts: records, event_counts: events } = summary;
+      expect(records.read).toBe(summary.records);
+      expect(records.read).toBe(records.written + records.quarantined + records.skipped);
+      expect(events).toEqual({
+        read: DAS_EXPECTED_EVENTS + (summary.skipped.heartbeat ?? 0),
+        written: 10,
+        quarantined: 0,
+        skipped: DAS_EXPECTED_EVENTS - 10 + (summary.skipped.heartbeat ?? 0),
+      });
       const copy = await copyLake('s3://lake/policies');
       const rows = await queryDir(
         copy.dir,

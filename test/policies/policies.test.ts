@@ -17,7 +17,7 @@ import {
   policySql,
 } from '../../src/policies/index.js';
 import { defaultEvent } from '../../src/rules/rule-tests.js';
-import { type AuditEvent, NO_POLICY_IDS, newBatch } from '../../src/schema/index.js';
+import { type AuditEvent, countAsOneRecord, mergeBatch, NO_POLICY_IDS, newBatch, recordOutcomesOf } from '../../src/schema/index.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -215,6 +215,29 @@ describe('the policies stage', () => {
     createPoliciesStage(m, 'only')(batch);
     expect(batch.events.map((e) => e.event_class)).toEqual(['CONNECT', 'WRITE', 'AUTH_FAILURE']);
     expect(batch.skipped).toEqual({ [SKIP_NOT_SELECTED]: 1 });
+  });
+
+  it('counts a record of several events as skipped when it keeps none of them (a DAS record)', () => {
+    // Three records as the DAS decoder gives them: [DELETE, INSERT], [INSERT, INSERT], [INSERT, CONNECT].
+    const [connect, del, insert] = events();
+    const record = (...es: AuditEvent[]) => {
+      const piece = { ...newBatch(), events: es.map((e) => ({ ...e })), records: 1 };
+      countAsOneRecord(piece);
+      return piece;
+    };
+    const batch = newBatch();
+    for (const piece of [record(del, insert), record(insert, insert), record(insert, connect)]) mergeBatch(batch, piece);
+    expect(recordOutcomesOf(batch)).toEqual({ written: 3, quarantined: 0, skipped: 0 });
+    createPoliciesStage(m, 'only')(batch);
+    expect(batch.events.map((e) => e.command)).toEqual(['DELETE', 'CONNECT']);
+    expect(batch.skipped).toEqual({ [SKIP_NOT_SELECTED]: 4 });
+    // The middle record lost every event: skipped on purpose, not written.
+    expect(recordOutcomesOf(batch)).toEqual({ written: 2, quarantined: 0, skipped: 1 });
+    expect(batch.eventsPerRecord).toEqual([1, 1]);
+    // Records of one event each (a log line) need no list: they end as their event did.
+    const lines = { ...newBatch(), events: events(), records: 4 };
+    createPoliciesStage(m, 'only')(lines);
+    expect(recordOutcomesOf(lines)).toEqual({ written: 3, quarantined: 0, skipped: 1 });
   });
 });
 

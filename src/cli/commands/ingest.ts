@@ -12,7 +12,7 @@ import { createSqlRedactor, loadRedactConfig, type SqlRedactor } from '../../red
 import { DEFAULT_PROJECTION_START, idKey } from '../../schema/index.js';
 import { type Command, EXIT, fileModeOption, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
-import { ingestKinesis } from '../kinesis-ingest.js';
+import { ingestKinesis, type KinesisRunSummary } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { POLICY_HELP, POLICY_OPTIONS, policiesStageFrom } from '../policy-options.js';
 import { progressReporter } from '../progress.js';
@@ -168,9 +168,15 @@ export function formatSummary(s: RunSummary, out: string): string {
 }
 
 /** The human summary of a stream run. */
-function formatStreamSummary(r: Record<string, unknown>, out: string): string {
-  return `read Kinesis stream ${r.stream}: ${r.records} records, ${r.events} events written in ${r.units} units under ${out}
-  quarantined: ${r.quarantined}; delivered again (stored once): ${r.duplicate_events}; alerts: ${r.alerts}; KMS calls: ${r.kms_calls}
+function formatStreamSummary(r: KinesisRunSummary, out: string): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const rc = r.record_counts;
+  const e = r.event_counts;
+  const skipped = Object.entries(r.skipped).map(([reason, v]) => `\n    ${n(v)} ${reason}`);
+  return `read Kinesis stream ${r.stream}: ${n(r.records)} records, ${n(r.events)} events written in ${n(r.units)} units under ${out}
+  records read: ${n(rc.read)} = ${n(rc.written)} with events written + ${n(rc.quarantined)} quarantined + ${n(rc.skipped)} skipped on purpose
+  events read:  ${n(e.read)} = ${n(e.written)} written + ${n(e.quarantined)} quarantined + ${n(e.skipped)} skipped on purpose${skipped.join('')}
+  delivered again (stored once): ${n(r.duplicate_events)}; alerts: ${n(r.alerts)}; KMS calls: ${r.kms_calls}
   checkpoints: ${JSON.stringify(r.checkpoints)}
 `;
 }

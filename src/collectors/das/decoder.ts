@@ -8,7 +8,7 @@
  */
 
 import { KMSClient } from '@aws-sdk/client-kms';
-import { type Batch, idKey, MAX_REJECTED_RECORD, mergeBatch, newBatch, oneRecordOutcome, rejected } from '../../schema/index.js';
+import { type Batch, countAsOneRecord, idKey, MAX_REJECTED_RECORD, mergeBatch, newBatch, rejected } from '../../schema/index.js';
 import { DataKeyCache } from './data-key-cache.js';
 import { DasKeyMaterial, decryptActivity } from './decrypt.js';
 import { type DecryptPool, sharedDecryptPool } from './decrypt-pool.js';
@@ -126,7 +126,7 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
     // Kept whole, up to a Kinesis record's size, so a quarantined record can be decrypted again later.
     if (reason !== null) piece.rejected.push(rejected(unit.ref, reason, text, MAX_REJECTED_RECORD));
     // One record, often several events: the record counts once, by what became of its events.
-    piece.recordOutcomes = oneRecordOutcome(piece);
+    countAsOneRecord(piece);
     return piece;
   }
 
