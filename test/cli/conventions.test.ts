@@ -192,6 +192,18 @@ describe('CLI conventions', () => {
       expect(r.code, argv[0]).toBe(2);
       expect(r.err).toContain('--since x: expected an ISO-8601 time');
     }
+    // report and export take days, and refuse a period that runs backwards.
+    for (const argv of [
+      ['report', 'summary', '--lake', lake.dir],
+      ['export', 'ocsf', '--lake', lake.dir, '--out', '-', '--format', 'jsonl'],
+    ]) {
+      const bad = await cli([...argv, '--since', '2024-02-30']);
+      expect(bad.code, argv[0]).toBe(2);
+      expect(bad.err).toContain('--since 2024-02-30: expected a day, YYYY-MM-DD (or today, yesterday)');
+      const backwards = await cli([...argv, '--since', '2024-05-02', '--until', '2024-05-01']);
+      expect(backwards.code, argv[0]).toBe(2);
+      expect(backwards.err).toContain('--since 2024-05-02 is after --until 2024-05-01');
+    }
   });
 
   it('exits 2 for a compact --date that is no calendar date', async () => {

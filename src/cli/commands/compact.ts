@@ -4,6 +4,7 @@ import { acquireLakeLock } from '../../lake/lake-lock.js';
 import { DEFAULT_PARQUET } from '../../lake/parquet-convert.js';
 import { parseSource, type Source } from '../../schema/index.js';
 import { type Command, EXIT, positiveOption, UsageError } from '../command.js';
+import { isCalendarDate } from '../day-options.js';
 import { openLakeForReading } from '../lake-options.js';
 import { startProgress } from '../progress.js';
 import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
@@ -28,13 +29,6 @@ ${SIGN_HELP}
   --json                  print the summary as one JSON object
   -h, --help              show this help
 `;
-
-/** True for a real calendar date written YYYY-MM-DD (2024-02-29 yes, 2024-13-45 and 2023-02-29 no). */
-export function isCalendarDate(text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
-  const date = new Date(`${text}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text;
-}
 
 /** The human summary of a compaction. */
 export function formatCompaction(s: CompactionSummary): string {

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOURCES, exportOcsfFiles, exportOcsfLines, type OcsfFormat } from '../../export/ocsf/export.js';
 import { OCSF_VERSION } from '../../export/ocsf/map.js';
-import { type Period, resolveDay } from '../../reports/run.js';
 import { type Command, EXIT, UsageError } from '../command.js';
+import { periodOption } from '../day-options.js';
 import { openLakeForReading, openStorage } from '../lake-options.js';
 import { outputSink } from '../output.js';
 
@@ -67,14 +67,7 @@ export const exportCommand: Command = {
     if (positionals.length !== 1 || positionals[0] !== 'ocsf') throw new UsageError('give the export format: auditlake export ocsf ...');
     const format = values.format as OcsfFormat;
     if (format !== 'parquet' && format !== 'jsonl') throw new UsageError(`--format ${values.format}: expected parquet or jsonl`);
-    const day = (option: 'since' | 'until') => {
-      const v = values[option];
-      if (v === undefined) return undefined;
-      const d = resolveDay(v);
-      if (d === null) throw new UsageError(`--${option} ${v}: expected a day, YYYY-MM-DD (or today, yesterday)`);
-      return d;
-    };
-    const period: Period = { since: day('since'), until: day('until') };
+    const period = periodOption(values);
     if (!values.out) throw new UsageError('--out <dir> is required (a folder, s3://bucket/prefix, or - for stdout)');
     const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     const accountId = values['account-id'];

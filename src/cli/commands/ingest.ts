@@ -12,6 +12,7 @@ import { createSqlRedactor, loadRedactConfig, type SqlRedactor } from '../../red
 import { DEFAULT_PROJECTION_START, idKey } from '../../schema/index.js';
 import { type Command, EXIT, fileModeOption, type Io, positiveOption, UsageError } from '../command.js';
 import { DAS_HELP, DAS_OPTIONS, dasOptionsFrom } from '../das-options.js';
+import { isCalendarDate } from '../day-options.js';
 import { ingestKinesis, type KinesisRunSummary } from '../kinesis-ingest.js';
 import { openStorage } from '../lake-options.js';
 import { POLICY_HELP, POLICY_OPTIONS, policiesStageFrom } from '../policy-options.js';
@@ -20,7 +21,6 @@ import { formatOutsideProjection, projectionCheck } from '../projection-check.js
 import { formatRulesReport, RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
 import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 import { onStopSignal } from '../signals.js';
-import { isCalendarDate } from './compact.js';
 
 const HELP = `Usage: auditlake ingest <paths|s3://bucket/prefix...> --out <dir|s3://bucket/prefix> [options]
        auditlake ingest --kinesis-stream <name> --out <dir|s3://bucket/prefix> [--from trim-horizon|latest] [--follow] [options]

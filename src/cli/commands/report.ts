@@ -3,9 +3,10 @@ import { DEFAULT_REPORT_SETTINGS, findReport, REPORTS, type ReportSettings } fro
 import { type TextFormat, writeRows } from '../../reports/format.js';
 import { writeHtmlReport } from '../../reports/html.js';
 import { openLakeSession } from '../../reports/lake-session.js';
-import { type Period, resolveDay, runReport } from '../../reports/run.js';
+import { runReport } from '../../reports/run.js';
 import { fileSink, type TextSink } from '../../reports/sink.js';
 import { type Command, EXIT, UsageError } from '../command.js';
+import { periodOption } from '../day-options.js';
 import { openLakeForReading } from '../lake-options.js';
 import { outputSink } from '../output.js';
 import { startProgress } from '../progress.js';
@@ -50,13 +51,6 @@ function wholeOption(value: string | undefined, fallback: number, option: string
   return n;
 }
 
-function dayOption(value: string | undefined, option: string): string | undefined {
-  if (value === undefined) return undefined;
-  const day = resolveDay(value);
-  if (day === null) throw new UsageError(`${option} ${value}: expected a day, YYYY-MM-DD (or today, yesterday)`);
-  return day;
-}
-
 /** `auditlake report`. */
 export const reportCommand: Command = {
   name: 'report',
@@ -87,9 +81,7 @@ export const reportCommand: Command = {
     if (!FORMATS.includes(format)) throw new UsageError(`--format ${values.format}: expected table, csv, json or html`);
     if (name === 'all' && format !== 'html' && format !== 'table')
       throw new UsageError(`report all writes html (or table); use one report's name for ${format}`);
-    const period: Period = { since: dayOption(values.since, '--since'), until: dayOption(values.until, '--until') };
-    if (period.since && period.until && period.since > period.until)
-      throw new UsageError(`--since ${period.since} is after --until ${period.until}`);
+    const period = periodOption(values);
     const settings: ReportSettings = {
       privilegedUsers:
         values['privileged-user']?.flatMap((u) => u.split(',').map((x) => x.trim())).filter(Boolean) ??

@@ -4,7 +4,7 @@ import { ALERT_FIELDS, ALERT_PARTITION_KEYS, athenaAlertsDdl } from '../../rules
 import { DEFAULT_PROJECTION_START } from '../../schema/athena.js';
 import { athenaEventsDdl, auditEventJsonSchema, EVENTS_TABLE, glueTableJson, type LakeTable } from '../../schema/index.js';
 import { type Command, EXIT, UsageError } from '../command.js';
-import { isCalendarDate } from './compact.js';
+import { isCalendarDate } from '../day-options.js';
 
 const HELP = `Usage: auditlake schema <json|athena|glue> [options]
 
