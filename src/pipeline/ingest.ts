@@ -7,7 +7,7 @@ import { type OpenedInput, openFile } from './open-input.js';
 import { defaultParseWorkers, ParsePool } from './parse-pool.js';
 import { pieceBatches } from './pieces.js';
 import type { BatchTransform } from './policies-stage.js';
-import { countBatch, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
+import { countAlreadyStored, countBatch, countOversized, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
 import { writeUnit } from './unit-stage.js';
 
 /**
@@ -201,9 +201,12 @@ export async function ingestInput(
       stats.events -= total;
       return total;
     };
-    stats.quarantined += uncount(result.oversized);
+    const oversized = uncount(result.oversized);
+    stats.quarantined += oversized;
+    countOversized(stats, oversized);
     const duplicates = uncount(result.duplicates);
     if (duplicates > 0) stats.duplicates = duplicates;
+    countAlreadyStored(stats, duplicates);
     stats.files = result.manifest?.files.length ?? 0;
   } catch (e) {
     // Nothing of this input reaches the lake; the run goes on with the next one and exits non-zero.

@@ -135,6 +135,29 @@ export function countOutcomes(into: OutcomeCounts, batch: Batch): void {
   });
 }
 
+/** Why an event read is not written when the same record (same event id) is already in the lake. */
+export const SKIP_ALREADY_STORED = 'already stored (the same record, read before)';
+
+/** Counts and skipped reasons that the two corrections below keep adding up. */
+type Correctable = OutcomeCounts & { skipped: Record<string, number> };
+
+/**
+ * `n` events counted as written turned out to be in the lake already (another input or unit stored the
+ * same record): they are skipped on purpose, under {@link SKIP_ALREADY_STORED}.
+ */
+export function countAlreadyStored(into: Correctable, n: number): void {
+  if (n <= 0) return;
+  into.event_counts.written -= n;
+  into.event_counts.skipped += n;
+  into.skipped[SKIP_ALREADY_STORED] = (into.skipped[SKIP_ALREADY_STORED] ?? 0) + n;
+}
+
+/** `n` events counted as written were too large to store and went to the quarantine instead. */
+export function countOversized(into: Correctable, n: number): void {
+  into.event_counts.written -= n;
+  into.event_counts.quarantined += n;
+}
+
 /** Adds a batch's counts to an input's. */
 export function countBatch(stats: InputStats, batch: Batch, bySource: Record<string, Record<string, number>>): void {
   for (const [reason, n] of Object.entries(batch.skipped)) stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;

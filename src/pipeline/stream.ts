@@ -2,7 +2,7 @@ import type { LakeWriter } from '../lake/lake-writer.js';
 import { createSqlRedactor, redactBatch, type SqlRedactor } from '../redact/index.js';
 import { type Batch, idKey, type Source } from '../schema/index.js';
 import type { BatchObserver } from './ingest.js';
-import { countOutcomes, noOutcomeCounts, type OutcomeCounts } from './stats.js';
+import { countAlreadyStored, countOutcomes, countOversized, noOutcomeCounts, type OutcomeCounts } from './stats.js';
 import { writeUnit } from './unit-stage.js';
 
 /**
@@ -90,7 +90,7 @@ export async function writeStream<P>(
     const name = `${options.name}#${first}`;
     const unitKey = idKey(options.source, options.name, first);
     const reached = position;
-    const { manifest, duplicates } = await writeUnit(lake, {
+    const { manifest, duplicates, oversized } = await writeUnit(lake, {
       source: options.source,
       name,
       kind: 'stream',
@@ -103,6 +103,13 @@ export async function writeStream<P>(
     for (const n of Object.values(duplicates)) {
       totals.duplicate_events += n;
       totals.events -= n;
+      countAlreadyStored(totals, n);
+    }
+    // So were events too large to store: they are in the quarantine.
+    for (const n of Object.values(oversized)) {
+      totals.events -= n;
+      totals.quarantined += n;
+      countOversized(totals, n);
     }
     if (manifest) options.onUnit?.({ name, events: manifest.events, quarantined: manifest.quarantined, files: manifest.files.length });
     await options.afterUnit?.(unitKey);
@@ -128,6 +135,10 @@ export async function writeStream<P>(
       // Secrets never pass this point (the proxy redacts before it queues; other streams are redacted here).
       const batch = dropRepeated(redactBatch(next.value.batch, redactor), unitIds);
       totals.duplicate_events += batch.repeated;
+      // Read, and already in the open unit: skipped, as are those an earlier unit stored.
+      totals.event_counts.read += batch.repeated;
+      totals.event_counts.written += batch.repeated;
+      countAlreadyStored(totals, batch.repeated);
       const reached = next.value.position;
       if (reached !== undefined)
         position = position !== undefined && options.mergePosition ? options.mergePosition(position, reached) : reached;

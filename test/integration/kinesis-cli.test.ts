@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_NAME } from '../../fixtures/das/sample-records.js';
 import { runCli } from '../../src/cli/main.js';
 import { createKinesisClient } from '../../src/collectors/das/kinesis-client.js';
+import { SKIP_ALREADY_STORED } from '../../src/pipeline/stats.js';
 import { setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 import { tempLake } from '../support/lake.js';
@@ -96,11 +97,16 @@ describe('auditlake ingest --kinesis-stream', () => {
       await putAll(2);
       const more = await cli('ingest', '--kinesis-stream', STREAM_NAME, '--out', lake.dir, '--json');
       // Both deliveries repeat stored activities: none is an event written, every one a duplicate.
-      expect(JSON.parse(more.out)).toMatchObject({
+      const repeated = JSON.parse(more.out);
+      expect(repeated).toMatchObject({
         records: 2 * ENVELOPES.length,
         events: 0,
         duplicate_events: 2 * EXPECTED.events.length,
       });
+      // And the counts add up: every repeated event is skipped on purpose, as already stored.
+      expect(repeated.event_counts).toMatchObject({ written: 0, quarantined: 0 });
+      expect(repeated.skipped[SKIP_ALREADY_STORED]).toBe(2 * EXPECTED.events.length);
+      expect(repeated.event_counts.read).toBe(repeated.event_counts.skipped);
       // The same envelopes put again are the same activities (same session and statement ids): stored once.
       expect(await counts(lake.dir)).toEqual({ n: EXPECTED.events.length, distinct: EXPECTED.events.length });
     } finally {

@@ -8,6 +8,7 @@ import { acquireLakeLock, LakeLockedError, LOCK_KEY } from '../../src/lake/lake-
 import { LakeWriter } from '../../src/lake/lake-writer.js';
 import { MAX_ROW_BYTES } from '../../src/lake/staging-row.js';
 import type { UnitCommit } from '../../src/lake/unit-commit.js';
+import { SKIP_ALREADY_STORED } from '../../src/pipeline/stats.js';
 import { writeUnit } from '../../src/pipeline/unit-stage.js';
 import { type AuditEvent, EVENT_FIELDS, newBatch } from '../../src/schema/index.js';
 import { collectFile } from '../support/collect.js';
@@ -48,6 +49,11 @@ describe('input identity and units', () => {
     const n = (await collectFile(CSV)).events.length;
     expect(await counts(lake.dir)).toEqual({ n: String(n), d: String(n) });
     expect(summary.events + summary.duplicate_events).toBe(2 * n);
+    // Both count lines still add up: the repeated records are skipped on purpose, as already stored.
+    expect(summary.event_counts.written).toBe(summary.events);
+    expect(summary.skipped[SKIP_ALREADY_STORED]).toBe(summary.duplicate_events);
+    expect(summary.event_counts.read).toBe(summary.event_counts.written + summary.event_counts.quarantined + summary.event_counts.skipped);
+    expect(Object.values(summary.skipped).reduce((a, b) => a + b, 0)).toBe(summary.event_counts.skipped);
   });
 
   it('counts empty inputs as empty (exit 0) and the same file given twice once', async () => {

@@ -153,8 +153,6 @@ export function formatSummary(s: RunSummary, out: string): string {
   lines.push(
     `  events skipped on purpose: ${n(skipped.reduce((sum, [, v]) => sum + v, 0))}${skipped.map(([reason, v]) => `\n    ${n(v)} ${reason}`).join('')}`,
   );
-  if (s.duplicate_events)
-    lines.push(`  already stored by another input (same record, stored once): ${s.duplicate_events.toLocaleString('en-US')}`);
   if (s.empty_inputs) lines.push(`  empty inputs: ${s.empty_inputs}`);
   if (s.same_content_inputs) lines.push(`  inputs repeating another input's content (stored once): ${s.same_content_inputs}`);
   if (s.already_ingested !== undefined) lines.push(`  already ingested, unchanged: ${plural(s.already_ingested, 'S3 object')}`);
