@@ -97,6 +97,9 @@ type Stage =
   | { name: 'relay'; upstream: Endpoint }
   | { name: 'closing' };
 
+/** Bytes the server socket reads at once into its reusable buffer (libuv's default read size). */
+const READ_BUFFER_BYTES = 64 * 1024;
+
 /** Longest authentication message accepted (PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH is 65535), length word included. */
 const MAX_AUTH_MESSAGE = 65535 + 4;
 /** What a client may send while the server connection opens. */
@@ -127,6 +130,8 @@ export class ClientSession {
   private rateTimer: NodeJS.Timeout | null = null;
   private tokens: number;
   private refilledAt = performance.now();
+  /** Where a plain-TCP server socket reads into; replaced while a client write still holds it. */
+  private upstreamBuffer: Buffer | null = null;
 
   constructor(
     socket: Socket,
@@ -343,7 +348,9 @@ export class ClientSession {
     }
     this.stage = { name: 'connecting', startupPacket: frameUntyped(body), queued: [], queuedBytes: 0 };
     this.pause('connecting');
-    connectUpstream(this.ctx.upstream, this.ctx.upstreamTls, this.ctx.connectTimeoutMs).then(
+    // A plain server socket reads into one reused buffer (no buffer allocated per read, no stream push).
+    const onread = { buffer: this.upstreamReadBuffer, callback: this.onUpstreamRead };
+    connectUpstream(this.ctx.upstream, this.ctx.upstreamTls, this.ctx.connectTimeoutMs, onread).then(
       (upstream) => this.connected(upstream),
       (err: Error) => this.upstreamFailed(err.message),
     );
@@ -372,7 +379,7 @@ export class ClientSession {
     this.upstream = upstream;
     upstream.write(Buffer.concat([stage.startupPacket, ...stage.queued]));
     this.stage = { name: 'auth', upstream };
-    upstream.on('data', this.onUpstreamData);
+    if (this.ctx.upstreamTls.mode !== 'disable') upstream.on('data', this.onUpstreamData);
     upstream.on('drain', () => this.resume('upstream-full'));
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!this.terminated) this.endError ??= { code: '08006', message: `server connection failed: ${err.message}` };
@@ -380,6 +387,18 @@ export class ClientSession {
     upstream.on('close', () => this.onUpstreamClose());
     this.resume('connecting');
   }
+
+  private readonly upstreamReadBuffer = (): Buffer => {
+    this.upstreamBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    return this.upstreamBuffer;
+  };
+
+  private readonly onUpstreamRead = (nread: number, buffer: Uint8Array): boolean => {
+    this.onUpstreamData((buffer as Buffer).subarray(0, nread));
+    // A write the client socket has not finished still refers to these bytes: the next read goes elsewhere.
+    if (this.client.writableLength > 0) this.upstreamBuffer = null;
+    return true;
+  };
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (!this.clientClosed && !this.client.write(chunk)) this.upstream?.pause();
