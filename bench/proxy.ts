@@ -387,7 +387,9 @@ try {
         lines.push(`proxy, no lake / base, no lake: TPS ${fmt(tps)}x, CPU per transaction ${fmt(cpu)}x`);
       }
       // pgbench does not count the transaction cut off by -T, which the server may still have run: >=.
-      const complete = [...of('proxy'), ...of('memory'), ...of('base'), ...of('cluster')].every((x) => (x.recorded ?? 0) >= x.r.transactions);
+      const complete = [...of('proxy'), ...of('memory'), ...of('base'), ...of('cluster')].every(
+        (x) => (x.recorded ?? 0) >= x.r.transactions,
+      );
       allComplete &&= complete;
       lines.push(`every transaction's statement in the lake: ${complete ? 'yes' : 'NO'}`);
       for (const l of lines) console.log(l);
