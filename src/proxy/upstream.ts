@@ -1,4 +1,4 @@
-import { isIP, type OnReadOpts, connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { HostPort } from './options.js';
 
