@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { SqlRedactor } from '../redact/index.js';
 import { idKey } from '../schema/index.js';
@@ -132,11 +132,14 @@ export class ClientSession {
   private refilledAt = performance.now();
   /** Where a plain-TCP server socket reads into; replaced while a client write still holds it. */
   private upstreamBuffer: Buffer | null = null;
+  /** Where the client socket reads into (until TLS, which reads through its own layer); likewise. */
+  private clientBuffer: Buffer | null = null;
 
   constructor(
-    socket: Socket,
+    accepted: Socket,
     private readonly ctx: SessionContext,
   ) {
+    const socket = readingInto(accepted, { buffer: this.clientReadBuffer, callback: this.onClientRead });
     this.client = socket;
     this.tokens = ctx.limits.eventsPerSecond;
     const start = clockMicros();
@@ -209,6 +212,18 @@ export class ClientSession {
     });
     socket.on('drain', () => this.upstream?.resume());
   }
+
+  private readonly clientReadBuffer = (): Buffer => {
+    this.clientBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    return this.clientBuffer;
+  };
+
+  private readonly onClientRead = (nread: number, buffer: Uint8Array): boolean => {
+    this.onData((buffer as Buffer).subarray(0, nread));
+    // A write the server socket has not finished still refers to these bytes: the next read goes elsewhere.
+    if (this.upstream !== null && this.upstream.writableLength > 0) this.clientBuffer = null;
+    return true;
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     const stage = this.stage;
@@ -540,6 +555,20 @@ export class ClientSession {
     this.recorder.end(this.endError);
     this.ctx.onClosed(this);
   }
+}
+
+/**
+ * The accepted socket rebuilt on its own handle with `onread`, which `net.Server` does not offer. The
+ * server pauses sockets on connect, so nothing has been read yet; the shell the socket came in is released
+ * without closing the connection. A socket that is not such a fresh one is used as it is.
+ */
+function readingInto(accepted: Socket, onread: OnReadOpts): Socket {
+  const shell = accepted as unknown as { _handle: object | null };
+  if (!shell._handle || accepted.readableFlowing !== false || accepted.bytesRead > 0) return accepted;
+  const socket = new Socket({ handle: shell._handle, onread } as SocketConstructorOpts);
+  shell._handle = null;
+  accepted.destroy();
+  return socket;
 }
 
 /** A typed message's bytes from its code and body. */
