@@ -14,12 +14,14 @@
  *
  *   npx tsx bench/proxy.ts [--mode simple,extended] [--clients 8,64] [--seconds 10] [--rounds 3]
  *                          [--targets direct,pipe,proxy,pgbouncer] [--proxy-node-args "--cpu-prof ..."]
- *                          [--base <checkout>]
+ *                          [--base <checkout>] [--rate <tps>]
  *
  * Targets: direct, pipe, memory (the proxy recording in memory only), proxy (the CLI with a lake), cluster
  * (two proxy processes sharing the port), pgbouncer, and base: the proxy without a lake from another
  * checkout (`--base`, e.g. `git archive <rev> | tar -x -C <dir>` with node_modules linked), to compare a
- * change against the code before it in the same run.
+ * change against the code before it in the same run. `--rate` holds every target to the same throughput
+ * (pgbench -R, per run), so that CPU per transaction compares the same work at the same pace: on a loaded
+ * machine a slower target otherwise reads more per wake-up and looks cheaper per transaction.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,7 @@ const targets = argText('targets', 'direct,pipe,proxy,pgbouncer').split(',') as 
 const workers = Number(argText('workers', '2'));
 const proxyNodeArgs = argText('proxy-node-args', '').split(' ').filter(Boolean);
 const baseRoot = argText('base', '');
+const rate = argText('rate', '');
 const CLK_TCK = 100;
 const isRoot = process.getuid?.() === 0;
 const root = join(import.meta.dirname, '..');
@@ -95,6 +98,7 @@ interface Result {
 async function pgbench(port: number, mode: string, clients: number, logDir: string, tag: string, env: NodeJS.ProcessEnv): Promise<Result> {
   const prefix = join(logDir, tag);
   const args = ['-S', '-M', mode, '-c', String(clients), '-j', '2', '-T', String(seconds), '-l', `--log-prefix=${prefix}`];
+  if (rate) args.push('-R', rate);
   const out = await run('pgbench', [...args, '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'], {
     env,
     cwd: logDir,
@@ -308,7 +312,7 @@ try {
   };
   const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(
-    `pgbench -S -j 2 -T ${seconds}, ${rounds} round(s), medians over rounds; load average after each round: ${loads.join(' | ')}`,
+    `pgbench -S -j 2 -T ${seconds}${rate ? ` -R ${rate}` : ''}, ${rounds} round(s), medians over rounds; load average after each round: ${loads.join(' | ')}`,
   );
   let allComplete = true;
   for (const mode of modes) {
