@@ -14,6 +14,14 @@
  *
  *   npx tsx bench/proxy.ts [--mode simple,extended] [--clients 8,64] [--seconds 10] [--rounds 3]
  *                          [--targets direct,pipe,proxy,pgbouncer] [--proxy-node-args "--cpu-prof ..."]
+ *                          [--base <checkout>] [--rate <tps>]
+ *
+ * Targets: direct, pipe, memory (the proxy recording in memory only), proxy (the CLI with a lake), cluster
+ * (two proxy processes sharing the port), pgbouncer, and base: the proxy without a lake from another
+ * checkout (`--base`, e.g. `git archive <rev> | tar -x -C <dir>` with node_modules linked), to compare a
+ * change against the code before it in the same run. `--rate` holds every target to the same throughput
+ * (pgbench -R, per run), so that CPU per transaction compares the same work at the same pace: on a loaded
+ * machine a slower target otherwise reads more per wake-up and looks cheaper per transaction.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,15 +45,18 @@ const clientCounts = argText('clients', '8,64').split(',').map(Number);
 const targets = argText('targets', 'direct,pipe,proxy,pgbouncer').split(',') as Target[];
 const workers = Number(argText('workers', '2'));
 const proxyNodeArgs = argText('proxy-node-args', '').split(' ').filter(Boolean);
+const baseRoot = argText('base', '');
+const rate = argText('rate', '');
 const CLK_TCK = 100;
 const isRoot = process.getuid?.() === 0;
 const root = join(import.meta.dirname, '..');
 
-type Target = 'direct' | 'pipe' | 'memory' | 'proxy' | 'cluster' | 'pgbouncer';
+type Target = 'direct' | 'pipe' | 'memory' | 'base' | 'proxy' | 'cluster' | 'pgbouncer';
 const LABEL: Record<Target, string> = {
   direct: 'direct',
   pipe: 'bare Node pipe',
   memory: 'proxy, no lake',
+  base: 'base, no lake',
   proxy: 'auditlake proxy',
   cluster: `proxy, ${Number(argText('workers', '2'))} processes`,
   pgbouncer: 'pgbouncer (session)',
@@ -87,6 +98,7 @@ interface Result {
 async function pgbench(port: number, mode: string, clients: number, logDir: string, tag: string, env: NodeJS.ProcessEnv): Promise<Result> {
   const prefix = join(logDir, tag);
   const args = ['-S', '-M', mode, '-c', String(clients), '-j', '2', '-T', String(seconds), '-l', `--log-prefix=${prefix}`];
+  if (rate) args.push('-R', rate);
   const out = await run('pgbench', [...args, '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'], {
     env,
     cwd: logDir,
@@ -216,9 +228,11 @@ try {
         return { ...row, r, cpuUs: ((cpuSeconds(bouncer.pid) - c0) / r.transactions) * 1e6 };
       }
       case 'pipe':
-      case 'memory': {
-        const script = join(root, 'bench', target === 'pipe' ? 'pipe-child.ts' : 'proxy-child.ts');
-        const nodeArgs = target === 'memory' ? proxyNodeArgs : [];
+      case 'memory':
+      case 'base': {
+        if (target === 'base' && !baseRoot) throw new Error('target base needs --base <checkout>');
+        const script = join(target === 'base' ? baseRoot : root, 'bench', target === 'pipe' ? 'pipe-child.ts' : 'proxy-child.ts');
+        const nodeArgs = target === 'pipe' ? [] : proxyNodeArgs;
         const { child, port, lines } = await startChild(
           process.execPath,
           [...nodeArgs, '--import', 'tsx', script, upstream],
@@ -232,7 +246,7 @@ try {
         await exited(child);
         const cpu = childrenCpuSeconds() - reaped - c0;
         await sleep(50); // the last stdout line
-        const recorded = target === 'memory' ? Number(JSON.parse(lines[lines.length - 1]).statements) : undefined;
+        const recorded = target !== 'pipe' ? Number(JSON.parse(lines[lines.length - 1]).statements) : undefined;
         return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
       }
       case 'cluster': {
@@ -298,7 +312,7 @@ try {
   };
   const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(
-    `pgbench -S -j 2 -T ${seconds}, ${rounds} round(s), medians over rounds; load average after each round: ${loads.join(' | ')}`,
+    `pgbench -S -j 2 -T ${seconds}${rate ? ` -R ${rate}` : ''}, ${rounds} round(s), medians over rounds; load average after each round: ${loads.join(' | ')}`,
   );
   let allComplete = true;
   for (const mode of modes) {
@@ -310,7 +324,7 @@ try {
       for (const t of targets) {
         const cpu = of(t)[0]?.cpuUs === null ? Number.NaN : med(t, (x) => x.cpuUs ?? 0);
         const recorded =
-          t === 'proxy' || t === 'memory' || t === 'cluster'
+          t === 'proxy' || t === 'memory' || t === 'base' || t === 'cluster'
             ? of(t)
                 .map((x) => `${x.recorded}`)
                 .join('/')
@@ -331,11 +345,13 @@ try {
             .padStart(12)} | ${recorded}`,
         );
       }
-      if (!targets.includes('proxy')) continue;
-      // Ratios per round (same run, adjacent in time), then their median.
-      const perRound = (f: (p: Row, o: Row) => number, other: Target) =>
+      // Ratios per round (same run, adjacent in time), then their median: of the proxy with its lake, or
+      // else of the proxy without one.
+      const subject: Target | undefined = (['proxy', 'memory'] as Target[]).find((t) => targets.includes(t));
+      if (subject === undefined) continue;
+      const perRound = (f: (p: Row, o: Row) => number, other: Target, of1: Target = subject) =>
         median(
-          of('proxy')
+          of(of1)
             .map((p) => {
               const o = of(other).find((x) => x.round === p.round);
               return o ? f(p, o) : Number.NaN;
@@ -346,7 +362,7 @@ try {
       if (targets.includes('pgbouncer')) {
         const tps = perRound((p, o) => p.r.tps / o.r.tps, 'pgbouncer');
         const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), 'pgbouncer');
-        lines.push(`proxy/pgbouncer: TPS ${fmt(tps)}x (target >= 0.9x), CPU per transaction ${fmt(cpu)}x (target <= 1.5x)`);
+        lines.push(`${LABEL[subject]}/pgbouncer: TPS ${fmt(tps)}x (target >= 0.9x), CPU per transaction ${fmt(cpu)}x (target <= 1.5x)`);
         const a50 = perRound((p, o) => (p.r.p50Ms - o.r.p50Ms) * 1000, 'pgbouncer');
         const a99 = perRound((p, o) => (p.r.p99Ms - o.r.p99Ms) * 1000, 'pgbouncer');
         lines.push(`added latency per statement vs pgbouncer: p50 ${fmt(a50, 0)} µs, p99 ${fmt(a99, 0)} µs`);
@@ -358,10 +374,26 @@ try {
       }
       if (targets.includes('pipe')) {
         const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), 'pipe');
-        lines.push(`proxy CPU per transaction vs a bare Node pipe: ${fmt(cpu)}x`);
+        lines.push(`${LABEL[subject]} CPU per transaction vs a bare Node pipe: ${fmt(cpu)}x`);
+      }
+      for (const t of ['memory', 'base'] as Target[]) {
+        if (t === subject || !targets.includes(t)) continue;
+        for (const other of ['pgbouncer', 'pipe'] as Target[]) {
+          if (!targets.includes(other)) continue;
+          const tps = perRound((p, o) => p.r.tps / o.r.tps, other, t);
+          const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), other, t);
+          lines.push(`${LABEL[t]}/${LABEL[other]}: TPS ${fmt(tps)}x, CPU per transaction ${fmt(cpu)}x`);
+        }
+      }
+      if (targets.includes('base')) {
+        const tps = perRound((p, o) => p.r.tps / o.r.tps, 'base', 'memory');
+        const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), 'base', 'memory');
+        lines.push(`proxy, no lake / base, no lake: TPS ${fmt(tps)}x, CPU per transaction ${fmt(cpu)}x`);
       }
       // pgbench does not count the transaction cut off by -T, which the server may still have run: >=.
-      const complete = [...of('proxy'), ...of('memory'), ...of('cluster')].every((x) => (x.recorded ?? 0) >= x.r.transactions);
+      const complete = [...of('proxy'), ...of('memory'), ...of('base'), ...of('cluster')].every(
+        (x) => (x.recorded ?? 0) >= x.r.transactions,
+      );
       allComplete &&= complete;
       lines.push(`every transaction's statement in the lake: ${complete ? 'yes' : 'NO'}`);
       for (const l of lines) console.log(l);

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { SqlRedactor } from '../redact/index.js';
 import { idKey } from '../schema/index.js';
@@ -97,6 +97,9 @@ type Stage =
   | { name: 'relay'; upstream: Endpoint }
   | { name: 'closing' };
 
+/** Bytes the server socket reads at once into its reusable buffer (libuv's default read size). */
+const READ_BUFFER_BYTES = 64 * 1024;
+
 /** Longest authentication message accepted (PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH is 65535), length word included. */
 const MAX_AUTH_MESSAGE = 65535 + 4;
 /** What a client may send while the server connection opens. */
@@ -127,11 +130,16 @@ export class ClientSession {
   private rateTimer: NodeJS.Timeout | null = null;
   private tokens: number;
   private refilledAt = performance.now();
+  /** Where a plain-TCP server socket reads into; replaced while a client write still holds it. */
+  private upstreamBuffer: Buffer | null = null;
+  /** Where the client socket reads into (until TLS, which reads through its own layer); likewise. */
+  private clientBuffer: Buffer | null = null;
 
   constructor(
-    socket: Socket,
+    accepted: Socket,
     private readonly ctx: SessionContext,
   ) {
+    const socket = readingInto(accepted, { buffer: this.clientReadBuffer, callback: this.onClientRead });
     this.client = socket;
     this.tokens = ctx.limits.eventsPerSecond;
     const start = clockMicros();
@@ -204,6 +212,18 @@ export class ClientSession {
     });
     socket.on('drain', () => this.upstream?.resume());
   }
+
+  private readonly clientReadBuffer = (): Buffer => {
+    this.clientBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    return this.clientBuffer;
+  };
+
+  private readonly onClientRead = (nread: number, buffer: Uint8Array): boolean => {
+    this.onData((buffer as Buffer).subarray(0, nread));
+    // A write the server socket has not finished still refers to these bytes: the next read goes elsewhere.
+    if (this.upstream !== null && this.upstream.writableLength > 0) this.clientBuffer = null;
+    return true;
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     const stage = this.stage;
@@ -343,7 +363,9 @@ export class ClientSession {
     }
     this.stage = { name: 'connecting', startupPacket: frameUntyped(body), queued: [], queuedBytes: 0 };
     this.pause('connecting');
-    connectUpstream(this.ctx.upstream, this.ctx.upstreamTls, this.ctx.connectTimeoutMs).then(
+    // A plain server socket reads into one reused buffer (no buffer allocated per read, no stream push).
+    const onread = { buffer: this.upstreamReadBuffer, callback: this.onUpstreamRead };
+    connectUpstream(this.ctx.upstream, this.ctx.upstreamTls, this.ctx.connectTimeoutMs, onread).then(
       (upstream) => this.connected(upstream),
       (err: Error) => this.upstreamFailed(err.message),
     );
@@ -372,7 +394,7 @@ export class ClientSession {
     this.upstream = upstream;
     upstream.write(Buffer.concat([stage.startupPacket, ...stage.queued]));
     this.stage = { name: 'auth', upstream };
-    upstream.on('data', this.onUpstreamData);
+    if (this.ctx.upstreamTls.mode !== 'disable') upstream.on('data', this.onUpstreamData);
     upstream.on('drain', () => this.resume('upstream-full'));
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!this.terminated) this.endError ??= { code: '08006', message: `server connection failed: ${err.message}` };
@@ -380,6 +402,18 @@ export class ClientSession {
     upstream.on('close', () => this.onUpstreamClose());
     this.resume('connecting');
   }
+
+  private readonly upstreamReadBuffer = (): Buffer => {
+    this.upstreamBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    return this.upstreamBuffer;
+  };
+
+  private readonly onUpstreamRead = (nread: number, buffer: Uint8Array): boolean => {
+    this.onUpstreamData((buffer as Buffer).subarray(0, nread));
+    // A write the client socket has not finished still refers to these bytes: the next read goes elsewhere.
+    if (this.client.writableLength > 0) this.upstreamBuffer = null;
+    return true;
+  };
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (!this.clientClosed && !this.client.write(chunk)) this.upstream?.pause();
@@ -521,6 +555,20 @@ export class ClientSession {
     this.recorder.end(this.endError);
     this.ctx.onClosed(this);
   }
+}
+
+/**
+ * The accepted socket rebuilt on its own handle with `onread`, which `net.Server` does not offer. The
+ * server pauses sockets on connect, so nothing has been read yet; the shell the socket came in is released
+ * without closing the connection. A socket that is not such a fresh one is used as it is.
+ */
+function readingInto(accepted: Socket, onread: OnReadOpts): Socket {
+  const shell = accepted as unknown as { _handle: object | null };
+  if (!shell._handle || accepted.readableFlowing !== false || accepted.bytesRead > 0) return accepted;
+  const socket = new Socket({ handle: shell._handle, onread } as SocketConstructorOpts);
+  shell._handle = null;
+  accepted.destroy();
+  return socket;
 }
 
 /** A typed message's bytes from its code and body. */

@@ -153,7 +153,8 @@ export async function startProxy(input: ProxyOptionsInput, hooks: ProxyHooks = {
     onClosed: (session) => sessions.closed(session),
   });
 
-  const server: Server = createServer({ noDelay: true }, (socket) => {
+  // Paused on connect: the session rebuilds the socket to read into its own buffer (see ClientSession).
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
     const reason = sessions.refusal(refusing, options);
     if (reason !== null) {
       refused[reason]++;
@@ -207,6 +208,7 @@ function pemOrFile(value: string): Buffer {
 /** Refuses a connection at accept the way PostgreSQL does: one FATAL ErrorResponse, then close. */
 function refuse(socket: Socket, code: string, message: string): void {
   socket.on('error', () => {});
+  socket.resume(); // read and dropped, so the client's FIN is seen
   socket.end(encodeErrorResponse({ severity: 'FATAL', code, message }));
   socket.setTimeout(1000, () => socket.destroy());
 }

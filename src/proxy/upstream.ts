@@ -1,4 +1,4 @@
-import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { HostPort } from './options.js';
 
@@ -18,10 +18,15 @@ export interface UpstreamTls {
 /** The SSLRequest packet: length 8, code 80877103. */
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
-/** Connects (and secures) within `timeoutMs`; rejects with a message fit for the client. */
-export function connectUpstream(target: HostPort, tls: UpstreamTls, timeoutMs: number): Promise<Socket | TLSSocket> {
+/**
+ * Connects (and secures) within `timeoutMs`; rejects with a message fit for the client. `onread` (plain
+ * TCP only: TLS reads through its own layer) makes the socket read into the caller's buffer and call it
+ * back instead of emitting 'data': no buffer is allocated per read.
+ */
+export function connectUpstream(target: HostPort, tls: UpstreamTls, timeoutMs: number, onread?: OnReadOpts): Promise<Socket | TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: target.host, port: target.port, noDelay: true });
+    const plain = tls.mode === 'disable' && onread !== undefined ? { onread } : {};
+    const socket = netConnect({ host: target.host, port: target.port, noDelay: true, ...plain });
     let settled = false;
     const fail = (message: string) => {
       if (settled) return;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -327,6 +328,35 @@ describe('recording proxy against PostgreSQL 15', () => {
     const update = p.events.find((e) => e.command === 'UPDATE');
     expect(update?.statement_text).toBe('UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2;');
     expect(update?.parameters).toHaveLength(2);
+  });
+
+  it('relays megabytes both ways byte for byte while either side reads slowly (reused read buffers)', async () => {
+    const p = await recordedProxy({ upstream });
+    const c = new pg.Client({ host: '127.0.0.1', port: p.port, user: 'postgres', password: 'postgres', database: 'postgres' });
+    await c.connect();
+    // Client to server: a 6 MB parameter, more than the server reads at once, so the proxy's writes queue.
+    const big = Array.from({ length: 200_000 }, (_, i) => `${i.toString(36)}|`)
+      .join('')
+      .repeat(4);
+    const sent = await c.query('select md5($1::text) as h, length($1::text) as n', [big]);
+    expect(sent.rows[0]).toEqual({ h: createHash('md5').update(big).digest('hex'), n: big.length });
+    // Server to client: 40 MB of rows in the server's 8 kB sends, paced so the proxy reads them one by one,
+    // while the client does not read for a while: a write to it stays pending as the next read comes in.
+    const stream = (c as unknown as { connection: { stream: import('node:net').Socket } }).connection.stream;
+    const rows = c.query(
+      'select i, repeat(md5(i::text), 30) as r, case when i % 50 = 0 then pg_sleep(0.001) end as s from generate_series(1, 40000) i',
+    );
+    stream.pause();
+    await new Promise((r) => setTimeout(r, 1000));
+    stream.resume();
+    const got = (await rows).rows as { i: number; r: string }[];
+    expect(got).toHaveLength(40000);
+    let wrong = 0;
+    for (const row of got) if (row.r !== createHash('md5').update(String(row.i)).digest('hex').repeat(30)) wrong++;
+    expect(wrong).toBe(0);
+    await c.end();
+    await p.close();
+    expect(p.events.filter((e) => e.command === 'SELECT' && e.success)).toHaveLength(2);
   });
 
   it('records the completion of a query whose client vanished mid-query', async () => {
