@@ -90,7 +90,10 @@ describe('rule engine', () => {
     engine.process([], 'b'); // started, nothing read yet
     engine.process([failure('x', 50)], 'a');
     expect(engine.stats().buffered).toBe(1); // b has shown nothing: a's event waits
-    const alerts = engine.process(Array.from({ length: 5 }, (_, i) => failure('alice', 1 + i * 0.1)), 'b');
+    const alerts = engine.process(
+      Array.from({ length: 5 }, (_, i) => failure('alice', 1 + i * 0.1)),
+      'b',
+    );
     expect(alerts).toEqual([]); // b's failures are at 10:01, within its own lateness
     expect(engine.stats().late).toBe(0);
     // b goes idle: a alone sets the watermark (10:49), so b's failures are released and alert.
