@@ -81,9 +81,14 @@ export async function ingestKinesis(options: KinesisIngestOptions, lake: LakeWri
   });
   try {
     const items = (async function* () {
-      for await (const { batch, positions } of source) {
+      for await (const { batch, positions, shard, state } of source) {
+        // Each shard is its own event-time stream for the rules: one shard's clock never makes another's events late.
+        if (state) {
+          yield { batch, stream: { key: shard, state } };
+          continue;
+        }
         options.policies?.(batch);
-        yield { batch, position: positions };
+        yield { batch, position: positions, stream: { key: shard } };
       }
     })();
     const totals = await writeStream(items, lake, {

@@ -30,7 +30,7 @@ export async function rulesPath(path: string, option = 'rules path'): Promise<st
   return path;
 }
 
-/** The `--rules` family of options, shared by `ingest` (files and streams). */
+/** The `--rules` family of options, shared by `ingest` (files and streams) and `proxy`. */
 export const RULES_OPTIONS = {
   rules: { type: 'string' },
   'rules-params': { type: 'string' },
@@ -44,9 +44,10 @@ export const RULES_OPTIONS = {
 export const RULES_HELP = `Alert rules (evaluated on every event as it passes; alerts go to <out>/alerts/ and audit_alerts):
   --rules <dir|file>       YAML rules to run; builtin names the built-in pack
   --rules-params <file>    parameter overrides: params: {<rule id>: {<param>: value}}
-  --lateness <duration>    out-of-order event time tolerated within one input by windowed rules
-                           (default 1m); events later than that, or older than an input read
-                           before them, are re-evaluated over the lake after the run (catch-up)
+  --lateness <duration>    out-of-order event time tolerated within one input or stream (a file, a
+                           Kinesis shard, a proxy instance) by windowed rules (default 1m); events
+                           later than that, or older than an input read before them, are
+                           re-evaluated over the lake after the run (catch-up)
   --alerts-jsonl <file|->  also write alerts as JSON lines to a file or stdout (-)
   --sns-topic <arn>        also publish alerts to an SNS topic (AWS_REGION, AWS_ENDPOINT_URL_SNS honoured)
   --webhook <url>          also post alerts to a Slack-compatible webhook (retried with backoff)`;

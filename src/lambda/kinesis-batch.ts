@@ -95,7 +95,8 @@ async function writeShardUnit(rt: Runtime, first: DasUnit | null, items: Item[],
   const name = first ? `lambda:${first.ref}` : `lambda:kinesis-event/${head.shard}`;
   rt.policies?.(batch);
   const rules = rt.rulesStage();
-  let alerts = await rules.observe(batch);
+  // The shard is the event-time stream: its records are in order by themselves.
+  let alerts = await rules.observe(batch, undefined, { key: head.shard });
   const { manifest } = await commitUnit(rt.lake, { source: 'das', name, kind: 'stream', batches: [batch], key: () => unitKey });
   alerts += await rules.finish(rt.lake, unitKey);
   return { files: manifest?.files.length ?? 0, alerts };

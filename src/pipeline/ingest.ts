@@ -17,8 +17,22 @@ import { writeUnit } from './unit-stage.js';
  */
 const REDACTION_IN_WORKERS = false;
 
-/** Something that sees every batch before it is written (the rules engine), with the name of its input. Returns how many alerts it raised. */
-export type BatchObserver = (batch: Batch, input?: string) => Promise<number> | number;
+/**
+ * One event-time stream of a source that does not end (a Kinesis shard, a proxy instance), read
+ * interleaved with the others, and what an item says about it: `open` (started, nothing read yet: it
+ * holds event time back until it shows events), `idle` (at its tip with nothing new: it holds nothing
+ * back until it shows events again) or `ended` (read to its end). Absent for a batch of records.
+ */
+export interface StreamMark {
+  key: string;
+  state?: 'open' | 'idle' | 'ended';
+}
+
+/**
+ * Something that sees every batch before it is written (the rules engine), with the name of its input
+ * (inputs read one after the other) or its stream (streams read interleaved). Returns how many alerts it raised.
+ */
+export type BatchObserver = (batch: Batch, input?: string, stream?: StreamMark) => Promise<number> | number;
 
 /** Options of an ingest run. */
 export interface IngestOptions {

@@ -4,7 +4,7 @@ import { writeTable } from '../lake/table-writer.js';
 import { catchUp } from '../rules/catch-up.js';
 import { ALERT_FIELDS, type Alert, type AlertSink, createRuleEngine, type Rule, type RuleEngineStats } from '../rules/index.js';
 import type { Batch } from '../schema/index.js';
-import type { BatchObserver } from './ingest.js';
+import type { BatchObserver, StreamMark } from './ingest.js';
 import { lakeRuleRunner, storedAlertIds } from './lake-alerts.js';
 
 /**
@@ -15,7 +15,10 @@ import { lakeRuleRunner, storedAlertIds } from './lake-alerts.js';
  * lake's `alerts/` table.
  *
  * Each input is its own event-time stream (its name is the stream key); inputs are read one after the
- * other, so a new input ends the previous one's stream.
+ * other, so a new input ends the previous one's stream. A source read interleaved (the shards of a
+ * Kinesis stream, a proxy instance) marks each batch with its stream instead (`StreamMark`): those
+ * streams stay open together, the engine releases events only once every open stream is past them, and
+ * a stream ends or goes idle only when its source says so.
  */
 export interface RulesStage {
   /** Put this in the pipeline's observers. */
@@ -128,11 +131,17 @@ export function createRulesStage(rules: readonly Rule[], options: RulesStageOpti
     return result.found;
   };
   return {
-    async observe(batch: Batch, input?: string) {
-      const name = input ?? '';
-      if (stream !== undefined && stream !== name) engine.endStream(stream);
-      stream = name;
-      const alerts = engine.process(batch.events, name);
+    async observe(batch: Batch, input?: string, mark?: StreamMark) {
+      const alerts: Alert[] = [];
+      if (mark) {
+        alerts.push(...engine.process(batch.events, mark.key));
+        if (mark.state === 'idle' || mark.state === 'ended') alerts.push(...engine.endStream(mark.key));
+      } else {
+        const name = input ?? '';
+        if (stream !== undefined && stream !== name) alerts.push(...engine.endStream(stream));
+        stream = name;
+        alerts.push(...engine.process(batch.events, name));
+      }
       const before = seen.size;
       await deliver(alerts);
       return seen.size - before;

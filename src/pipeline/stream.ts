@@ -1,7 +1,7 @@
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { createSqlRedactor, redactBatch, type SqlRedactor } from '../redact/index.js';
 import { type Batch, idKey, type Source } from '../schema/index.js';
-import type { BatchObserver } from './ingest.js';
+import type { BatchObserver, StreamMark } from './ingest.js';
 import { countAlreadyStored, countOutcomes, countOversized, noOutcomeCounts, type OutcomeCounts } from './stats.js';
 import { writeUnit } from './unit-stage.js';
 
@@ -14,10 +14,15 @@ import { writeUnit } from './unit-stage.js';
  * read again.
  */
 
-/** A batch and, optionally, how far into the source it reaches (committed once durable). */
+/**
+ * A batch and, optionally, how far into the source it reaches (committed once durable) and which of the
+ * source's event-time streams it belongs to (given to the observers). An item with a stream `state`, no
+ * records and no position only tells the observers of the stream (e.g. a shard is idle); it is not written.
+ */
 export interface StreamItem<P> {
   batch: Batch;
   position?: P;
+  stream?: StreamMark;
 }
 
 /** Options of {@link writeStream}. */
@@ -132,6 +137,11 @@ export async function writeStream<P>(
       }
       pending = null;
       if (next.done) break;
+      const mark = next.value.stream;
+      if (mark?.state && next.value.position === undefined && isEmpty(next.value.batch)) {
+        for (const observe of options.observers) totals.alerts += await observe(next.value.batch, undefined, mark);
+        continue;
+      }
       // Secrets never pass this point (the proxy redacts before it queues; other streams are redacted here).
       const batch = dropRepeated(redactBatch(next.value.batch, redactor), unitIds);
       totals.duplicate_events += batch.repeated;
@@ -148,7 +158,7 @@ export async function writeStream<P>(
       totals.quarantined += batch.rejected.length;
       for (const [reason, n] of Object.entries(batch.skipped)) totals.skipped[reason] = (totals.skipped[reason] ?? 0) + n;
       countOutcomes(totals, batch);
-      for (const observe of options.observers) totals.alerts += await observe(batch);
+      for (const observe of options.observers) totals.alerts += await observe(batch, undefined, mark);
       unit.push(batch);
       unitEvents += batch.events.length;
       if (unitEvents >= options.flushEvents || Date.now() - unitStarted >= options.flushMs) await flush();
@@ -160,6 +170,10 @@ export async function writeStream<P>(
     throw e;
   }
   return totals;
+}
+
+function isEmpty(batch: Batch): boolean {
+  return batch.records === 0 && batch.events.length === 0 && batch.rejected.length === 0;
 }
 
 /** Drops events whose id the unit already holds, noting the new ids; returns the batch and how many it dropped. */

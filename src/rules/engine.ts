@@ -82,8 +82,12 @@ export interface RuleEngineStats {
 export interface RuleEngine {
   /** Evaluates a batch of one input stream (default: one stream for everything); returns the alerts that became final. */
   process(events: AuditEvent[], stream?: string): Alert[];
-  /** Says a stream has ended, so it no longer holds the watermark back. */
-  endStream(stream: string): void;
+  /**
+   * Says a stream has ended (or is idle: at its tip with nothing new), so it no longer holds the
+   * watermark back; returns the alerts that became final. A stream that shows events again is open
+   * again, and its events behind what was released meanwhile are late.
+   */
+  endStream(stream: string): Alert[];
   /** Releases everything held (end of input); returns the remaining alerts. */
   flush(): Alert[];
   stats(): RuleEngineStats;
@@ -270,8 +274,14 @@ class StreamingRuleEngine implements RuleEngine {
     for (const c of this.compiled) c.processor.sweep(this.horizon);
   }
 
-  endStream(stream: string): void {
+  endStream(stream: string): Alert[] {
+    const max = this.streams.get(stream);
+    const out: Alert[] = [];
+    if (max === undefined) return out;
     this.streams.delete(stream);
+    // The last stream to end releases what it alone would have (as when it was the only one open).
+    this.drain(this.streams.size > 0 ? this.watermark() : max - this.lateness, out);
+    return out;
   }
 
   flush(): Alert[] {

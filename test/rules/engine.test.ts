@@ -85,6 +85,26 @@ describe('rule engine', () => {
     expect(engine.stats().buffered).toBe(2); // x released; y at 10:50 and 10:51 held
   });
 
+  it('a stream opened before its first event holds the others back; ending the last one releases what it alone would', () => {
+    const engine = createRuleEngine([bruteForce], { lateness: '1m' });
+    engine.process([], 'b'); // started, nothing read yet
+    engine.process([failure('x', 50)], 'a');
+    expect(engine.stats().buffered).toBe(1); // b has shown nothing: a's event waits
+    const alerts = engine.process(
+      Array.from({ length: 5 }, (_, i) => failure('alice', 1 + i * 0.1)),
+      'b',
+    );
+    expect(alerts).toEqual([]); // b's failures are at 10:01, within its own lateness
+    expect(engine.stats().late).toBe(0);
+    // b goes idle: a alone sets the watermark (10:49), so b's failures are released and alert.
+    expect(engine.endStream('b').map((a) => a.group_key)).toEqual(['db_user=alice']);
+    expect(engine.stats().buffered).toBe(1);
+    // a ends too: what a alone would release (before 10:49) is out; x at 10:50 stays until flush.
+    expect(engine.endStream('a')).toEqual([]);
+    expect(engine.stats().buffered).toBe(1);
+    expect(engine.stats().streams).toBe(0);
+  });
+
   it('keeps bounded state: expired windows are evicted, and a full table evicts the oldest group', () => {
     const engine = createRuleEngine([bruteForce], { lateness: '1m', maxGroups: 100 });
     const events: AuditEvent[] = [];

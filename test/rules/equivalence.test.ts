@@ -73,7 +73,7 @@ async function finalAlerts(
   const out: Alert[] = [];
   for (const d of deliveries) {
     out.push(...engine.process(d.events, d.stream));
-    if (ends.get(d.stream) === d) engine.endStream(d.stream);
+    if (ends.get(d.stream) === d) out.push(...engine.endStream(d.stream));
   }
   out.push(...engine.flush());
   // A re-shipped event raises its order-independent alerts again, with the same ids: the stage delivers each id once.

@@ -7,6 +7,7 @@ import { createSqlRedactor, loadRedactConfig, type RedactPatterns } from '../../
 import { type Command, EXIT, fileModeOption, type Io, positiveOption, UsageError } from '../command.js';
 import { openStorage } from '../lake-options.js';
 import { recordProxyEvents } from '../proxy-recording.js';
+import { RULES_HELP, RULES_OPTIONS, rulesStageFrom } from '../rules-options.js';
 import { SIGN_HELP, SIGN_OPTIONS, signerFrom } from '../sign-options.js';
 import { logJson, onStopSignal } from '../signals.js';
 
@@ -44,6 +45,10 @@ Options:
   --max-startup-connections <n>
                               connections not yet logged in, at once (default 200); more are refused
 ${SIGN_HELP}
+
+${RULES_HELP}
+  With --out, each unit's alerts are written to the lake with the unit; alerts still in windows when
+  the proxy stops are flushed (and caught up over the lake) before it exits.
 
 SIGINT or SIGTERM stops accepting clients, lets sessions finish (up to 10 s), writes what was
 recorded and exits 0. Lifecycle and statistics are logged as JSON lines on stdout.
@@ -177,10 +182,13 @@ export const proxyCommand: Command = {
         'max-connections': { type: 'string' },
         'max-startup-connections': { type: 'string' },
         'file-mode': { type: 'string' },
+        ...RULES_OPTIONS,
       },
     });
     const fileMode = fileModeOption(values['file-mode']);
     const settings = await proxySettings(values);
+    // Rules load before the lake opens and the proxy listens, so a bad rule fails without side effects.
+    const rules = await rulesStageFrom(values);
     const outputs = await openOutputs(values, fileMode);
     let proxy: RunningProxy;
     try {
@@ -205,6 +213,7 @@ export const proxyCommand: Command = {
         flushEvents: settings.flushEvents,
         flushMs: settings.flushSeconds * 1000,
         redactor: createSqlRedactor(settings.redact),
+        rules,
         onUnit: (unit) => logJson(io.out, 'info', 'unit written', unit),
         onFailure: (e) =>
           logJson(io.out, 'error', 'recording failed', {
@@ -221,6 +230,7 @@ export const proxyCommand: Command = {
       ...(result.totals ?? {}),
       events: result.events,
       lost_events: result.lost,
+      ...(rules ? { alerts: result.alerts, rules: rules.report() } : {}),
       ...proxy.stats(),
     });
     return result.error ? EXIT.failed : EXIT.ok;

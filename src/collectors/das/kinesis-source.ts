@@ -6,6 +6,9 @@
  *
  * One loop polls the shards in turn, one GetRecords call at a time: the consumer pulling batches is the
  * backpressure, and there is no queue. Idle shards are polled at most every `pollIntervalMs`.
+ *
+ * Each item names its shard, and items without records say when a shard opens, goes idle at its tip, or
+ * ends, so a consumer can keep event time per shard (the rules engine's watermarks).
  */
 import type { _Record, KinesisClient } from '@aws-sdk/client-kinesis';
 import { z } from 'zod';
@@ -60,6 +63,14 @@ export interface KinesisSourceOptions {
 export interface SourceBatch {
   batch: Batch;
   positions: ShardPositions;
+  /** The shard read: each shard is its own event-time stream (records of a partition key stay in one shard, in order). */
+  shard: string;
+  /**
+   * On an item with no records and no positions, what changed about the shard: `open` (started: it holds
+   * event time back until it shows records), `idle` (at its tip with nothing new), `ended` (read to its
+   * end and its children started, so the event time it held passes to them).
+   */
+  state?: 'open' | 'idle' | 'ended';
 }
 
 /** The reader: iterate it for batches; commit each batch's positions once its data is durable. */
@@ -88,16 +99,29 @@ export function createKinesisSource(options: KinesisSourceOptions): KinesisSourc
     const loaded = store ? await store.load() : {};
     Object.assign(committed, loaded);
     const shards = new ShardSet(reading, loaded, options.from ?? 'trim-horizon');
+    // Shards announced as open, and those announced idle since their last records.
+    const announced = new Set<string>();
+    const idle = new Set<string>();
+    const mark = (shard: string, state: 'open' | 'idle' | 'ended'): SourceBatch => ({ batch: newBatch(), positions: {}, shard, state });
+    function* opened(): Generator<SourceBatch> {
+      for (const id of shards.active.keys()) {
+        if (announced.has(id)) continue;
+        announced.add(id);
+        yield mark(id, 'open');
+      }
+    }
     await shards.refresh();
+    yield* opened();
     while (!signal?.aborted) {
       if (shards.active.size === 0) {
         if (!options.follow && shards.pending === 0) return;
         await sleep(pollMs, signal);
         await shards.refresh();
+        yield* opened();
         continue;
       }
       let gotRecords = false;
-      let ended = false;
+      const ended: string[] = [];
       for (const shard of [...shards.active.values()]) {
         if (signal?.aborted) return;
         if (shard.notBefore > Date.now()) continue;
@@ -110,12 +134,25 @@ export function createKinesisSource(options: KinesisSourceOptions): KinesisSourc
           // A closed shard read to its end: its children may start now.
           positions[shard.id] = SHARD_END;
           shards.finish(shard.id);
-          ended = true;
+          ended.push(shard.id);
         }
-        if (Object.keys(positions).length) yield { batch: read?.batch ?? newBatch(), positions };
+        if (read) idle.delete(shard.id);
+        if (Object.keys(positions).length) yield { batch: read?.batch ?? newBatch(), positions, shard: shard.id };
+        if (!read && shard.caughtUp && !ended.includes(shard.id) && !idle.has(shard.id)) {
+          idle.add(shard.id);
+          yield mark(shard.id, 'idle');
+        }
       }
-      if (ended) await shards.refresh();
-      if (!gotRecords && !ended) {
+      if (ended.length) {
+        await shards.refresh();
+        // The children are open before their parents end, so the event time a parent held passes to them.
+        yield* opened();
+        for (const id of ended) {
+          idle.delete(id);
+          yield mark(id, 'ended');
+        }
+      }
+      if (!gotRecords && !ended.length) {
         if (!options.follow && shards.caughtUp()) return;
         await sleep(Math.max(0, Math.min(pollMs, shards.nextPoll() - Date.now())), signal);
       }
