@@ -242,15 +242,21 @@ export const ingestCommand: Command = {
     // Rules and policies load before the lake opens, so a bad file fails without creating the lake folder.
     const rules = await rulesStageFrom(values);
     const policies = await policiesStageFrom(values);
+    // SIGINT/SIGTERM: stop reading, roll back the input being read, commit nothing partial, print the summary.
+    // Set before the lake is locked and kept until it is closed, so no signal finds the run without them.
+    const stop = new AbortController();
+    const removeSignals = stream ? () => {} : onStopSignal((signal) => stop.abort(signal));
     const lake = await LakeWriter.open(
       storage,
       { rollBytes: rollMb * 1024 * 1024, parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression }, signer: await signerFrom(values) },
       undefined,
       { lock: stream ? 'ingest --kinesis-stream' : 'ingest' },
-    );
+    ).catch((e) => {
+      removeSignals();
+      throw e;
+    });
     // With alerts on stdout (--alerts-jsonl -) stdout carries only their JSON lines; the summary goes to stderr.
     const summaryTo = values['alerts-jsonl'] === '-' ? io.err : io.out;
-    let removeSignals = () => {};
     try {
       if (stream) {
         const result = await ingestKinesis(
@@ -273,9 +279,6 @@ export const ingestCommand: Command = {
         summaryTo(values.json ? `${JSON.stringify(withRules)}\n` : `${formatStreamSummary(withRules, storage.url)}`);
         return EXIT.ok;
       }
-      // SIGINT/SIGTERM: stop reading, roll back the input being read, commit nothing partial, print the summary.
-      const stop = new AbortController();
-      removeSignals = onStopSignal((signal) => stop.abort(signal));
       const progress = io.tty && !values.json ? progressReporter(io, { json: values.json as boolean }) : undefined;
       const local = positionals.filter((p) => !isS3Url(p));
       const runKey = idKey('run', ...[...positionals].sort());
@@ -306,9 +309,12 @@ export const ingestCommand: Command = {
       if (summary.stopped_by) return summary.stopped_by === 'SIGINT' ? 130 : 143;
       return summary.failed_inputs > 0 ? EXIT.failed : EXIT.ok;
     } finally {
-      removeSignals();
-      await lake.close();
-      await storage.close();
+      try {
+        await lake.close();
+        await storage.close();
+      } finally {
+        removeSignals();
+      }
     }
   },
 };
