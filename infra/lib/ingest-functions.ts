@@ -12,6 +12,7 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { heapMbFor } from '../../src/lambda/heap.js';
 import type { LakeBucket } from './lake-bucket.js';
 
 /** The handlers `npm run build:lambda` bundles, each in `dist/lambda/<name>/`. */
@@ -168,7 +169,7 @@ export class IngestFunctions extends Construct {
       environment: {
         LAKE_URL: this.props.lake.url,
         ALERTS_TOPIC_ARN: this.props.alerts.topicArn,
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: `--enable-source-maps --max-old-space-size=${heapMbFor(sizing.memoryMb)}`,
         ...(this.props.lake.signingKey ? { SIGN_KMS_KEY_ID: this.props.lake.signingKey.keyArn } : {}),
         ...env,
       },

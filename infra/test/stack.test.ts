@@ -105,6 +105,8 @@ describe('ingest functions', () => {
       const env = flat((p.Environment as { Variables: Record<string, unknown> }).Variables) as Record<string, string>;
       expect(env.LAKE_URL).toBe(`s3://<${bucketRef()}>/auditlake`);
       expect(env.ALERTS_TOPIC_ARN).toMatch(/^<Alerts/);
+      // V8 sizes its heap from the host, not the function: a quarter of the function's memory.
+      expect(env.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${Math.floor(Number(p.MemorySize) / 4)}`);
     }
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('kinesis-das'),
