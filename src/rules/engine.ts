@@ -1,7 +1,7 @@
+import { detach } from '../schema/detach.js';
 import type { AuditEvent } from '../schema/index.js';
 import { groupKeyOf, makeAlert, ruleDetails } from './alert.js';
 import type { Alert } from './alert-schema.js';
-import { detach } from './detach.js';
 import { parseDurationMicros } from './duration.js';
 import { LateLedger } from './late-ledger.js';
 import { compilePredicate, type Predicate } from './predicate.js';
