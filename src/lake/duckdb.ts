@@ -10,8 +10,8 @@ export interface DuckDbOptions {
 
 export const DEFAULT_DUCKDB: DuckDbOptions = { memoryLimit: '256MB', threads: 2 };
 
-/** An in-memory DuckDB connection in UTC, with bounded memory and no reliance on row order. */
-export async function openDuckDb(options: DuckDbOptions = DEFAULT_DUCKDB): Promise<DuckDBConnection> {
+/** An in-memory DuckDB database with bounded memory and no reliance on row order; its connections are in UTC. */
+export async function openDuckDbInstance(options: DuckDbOptions = DEFAULT_DUCKDB): Promise<DuckDBInstance> {
   const config: Record<string, string> = {
     memory_limit: options.memoryLimit,
     threads: String(options.threads),
@@ -19,10 +19,17 @@ export async function openDuckDb(options: DuckDbOptions = DEFAULT_DUCKDB): Promi
   };
   if (options.tempDirectory) config.temp_directory = options.tempDirectory;
   const instance = await DuckDBInstance.create(':memory:', config);
-  const connection = await instance.connect();
   // Timestamps are shown and converted in UTC whatever the machine's zone: in SQL, and in the text the
   // Node client makes of a TIMESTAMPTZ (which otherwise uses the process's zone, e.g. 03:00:00-05).
-  await connection.run("SET TimeZone = 'UTC'");
+  const setup = await instance.connect();
+  // GLOBAL: every connection of the database (the appender's as well) is in UTC.
+  await setup.run("SET GLOBAL TimeZone = 'UTC'");
+  setup.closeSync();
   DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
-  return connection;
+  return instance;
+}
+
+/** A connection to a new database of {@link openDuckDbInstance}. */
+export async function openDuckDb(options: DuckDbOptions = DEFAULT_DUCKDB): Promise<DuckDBConnection> {
+  return (await openDuckDbInstance(options)).connect();
 }

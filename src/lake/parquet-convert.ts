@@ -22,8 +22,8 @@ export function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** How a staged column is read (`read_csv` type) and turned into its stored type. */
-function stagedColumn(field: FieldSpec): { staged: string; select: string } {
+/** How a staged column is read (`read_csv` type, or an appended table's column type) and turned into its stored type. */
+export function stagedColumn(field: FieldSpec): { staged: string; select: string } {
   const name = `"${field.name}"`;
   switch (field.type) {
     case 'timestamp':
@@ -57,6 +57,22 @@ export function stagedSelect(stagedPath: string, fields: FieldList = EVENT_FIELD
 export function parquetCopyOptions(options: ParquetOptions = DEFAULT_PARQUET): string {
   const bytes = options.rowGroupBytes ? `, ROW_GROUP_SIZE_BYTES ${sqlString(options.rowGroupBytes)}` : '';
   return `(FORMAT parquet, COMPRESSION ${options.compression}, ROW_GROUP_SIZE ${options.rowGroupSize}${bytes})`;
+}
+
+/**
+ * Converts a table of staged columns (see `appended-part.ts`) into a Parquet file, and returns the number of
+ * rows written.
+ */
+export async function convertStagedTable(
+  connection: DuckDBConnection,
+  table: string,
+  parquetPath: string,
+  options: ParquetOptions = DEFAULT_PARQUET,
+  fields: FieldList = EVENT_FIELDS,
+): Promise<number> {
+  const select = fields.map((f) => stagedColumn(f).select).join(', ');
+  const result = await connection.run(`COPY (SELECT ${select} FROM ${table}) TO ${sqlString(parquetPath)} ${parquetCopyOptions(options)}`);
+  return Number(result.rowsChanged);
 }
 
 /**
