@@ -1,113 +1,56 @@
 /**
- * Two ways of handing parsed events to DuckDB, on the same collector output: the staged CSV that ingest
- * uses (rows encoded as text, then `read_csv` + `COPY ... TO parquet`), and DuckDB's appender (each value
- * appended through the client into a temporary table, then `COPY` from it). Prints CPU, wall time and
- * peak RSS of each, run in its own process, alternating. Usage:
- *   npx tsx bench/ingest-designs.ts [--mb 50] [--rounds 2]
- * The child mode (`--design csv|appender <file>`) is what each process runs.
+ * The two ways the lake writer hands events to DuckDB, through the real CLI on the same log: the staged
+ * CSV (rows encoded as text, then `read_csv` + `COPY ... TO parquet`; the default) and the appender
+ * (`AUDITLAKE_WRITER=append`: values appended into a DuckDB table per part, then `COPY` from it). Each
+ * run is its own process, the order alternates per round, and each line gives CPU, wall time and peak
+ * RSS (GNU time) with the appender's ratio to the staged CSV of the same round. Usage:
+ *   npx tsx bench/ingest-designs.ts [--mb 50] [--rounds 2] [--heap-mb N]
+ * `--heap-mb` runs both under `--max-old-space-size=N`, as a function of 4N MB runs (`src/lambda/heap.ts`).
  */
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DuckDBAppender } from '@duckdb/node-api';
-import { collectorForFormat } from '../src/collectors/registry.js';
-import { openDuckDb } from '../src/lake/duckdb.js';
-import { convertStagedCsv, parquetCopyOptions, sqlString } from '../src/lake/parquet-convert.js';
-import { StagedFile } from '../src/lake/staged-file.js';
-import { encodeEvents } from '../src/lake/staging-row.js';
-import { openFile } from '../src/pipeline/open-input.js';
-import { DUCKDB_TYPES, EVENT_FIELDS, nowMicros } from '../src/schema/index.js';
 import { ensureCsvlog } from './generate-csvlog.js';
+
+type Writer = 'csv' | 'append';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(process.argv[i + 1]);
 }
 
-/** One design over one log, in this process; prints one JSON line. */
-async function child(design: 'csv' | 'appender', path: string): Promise<void> {
-  const input = await openFile(path);
-  const collector = collectorForFormat('csvlog');
-  if (!collector) throw new Error('no csvlog collector');
-  const scratch = join(tmpdir(), `auditlake-designs-${process.pid}`);
-  const duck = await openDuckDb({ memoryLimit: '256MB', threads: 1, tempDirectory: scratch });
-  const out = join(tmpdir(), `auditlake-designs-${process.pid}.parquet`);
-  const started = performance.now();
-  let events = 0;
-  let rows = 0;
-  if (design === 'csv') {
-    const staged = await StagedFile.create(tmpdir(), '.csv');
-    for await (const b of collector.collect(input, 'csvlog', { ingestTime: nowMicros(), batchSize: 2048, options: {} })) {
-      for (const p of encodeEvents(b.events).parts) await staged.appendBytes(p.bytes, p.rows);
-      events += b.events.length;
-    }
-    await staged.close();
-    rows = await convertStagedCsv(duck, staged.path, out);
-    await rm(staged.path, { force: true });
-  } else {
-    const stagedType = (t: string) =>
-      t === 'timestamp' ? 'BIGINT' : t === 'string_list' ? 'VARCHAR' : DUCKDB_TYPES[t as keyof typeof DUCKDB_TYPES];
-    await duck.run(`CREATE TEMP TABLE t (${EVENT_FIELDS.map((f) => `"${f.name}" ${stagedType(f.type)}`).join(', ')})`);
-    const appender = await duck.createAppender('t', null, 'temp');
-    const method: Record<string, string> = {
-      string: 'appendVarchar',
-      int: 'appendInteger',
-      double: 'appendDouble',
-      boolean: 'appendBoolean',
-    };
-    // One generated function per row, as a hand-written appender loop would be.
-    const body = EVENT_FIELDS.map((f) => {
-      const v = `e[${JSON.stringify(f.name)}]`;
-      if (f.type === 'string_list') return `if (${v} == null) a.appendNull(); else a.appendVarchar(JSON.stringify(${v}));`;
-      if (f.type === 'bigint' || f.type === 'timestamp') return `if (${v} == null) a.appendNull(); else a.appendBigInt(BigInt(${v}));`;
-      return `if (${v} == null) a.appendNull(); else a.${method[f.type]}(${v});`;
-    }).join('\n');
-    const appendRow = new Function('a', 'e', `${body}\na.endRow();`) as (a: DuckDBAppender, e: object) => void;
-    for await (const b of collector.collect(input, 'csvlog', { ingestTime: nowMicros(), batchSize: 2048, options: {} })) {
-      for (const e of b.events) appendRow(appender, e);
-      events += b.events.length;
-    }
-    appender.closeSync();
-    const select = EVENT_FIELDS.map((f) =>
-      f.type === 'timestamp'
-        ? `make_timestamp("${f.name}")::TIMESTAMPTZ AS "${f.name}"`
-        : f.type === 'string_list'
-          ? `from_json("${f.name}", '["VARCHAR"]') AS "${f.name}"`
-          : `"${f.name}"`,
-    ).join(', ');
-    rows = Number((await duck.run(`COPY (SELECT ${select} FROM t) TO ${sqlString(out)} ${parquetCopyOptions()}`)).rowsChanged);
-  }
-  const cpu = process.cpuUsage();
-  await rm(out, { force: true });
-  await rm(scratch, { recursive: true, force: true });
-  if (rows !== events) throw new Error(`${design}: ${rows} rows written for ${events} events`);
-  console.log(JSON.stringify({ design, events, wall: (performance.now() - started) / 1000, cpu: (cpu.user + cpu.system) / 1e6 }));
-}
-
-async function main(): Promise<void> {
-  const at = process.argv.indexOf('--design');
-  if (at !== -1) return child(process.argv[at + 1] as 'csv' | 'appender', process.argv[at + 2]);
-  const log = await ensureCsvlog(flag('mb', 50));
-  const rounds = flag('rounds', 2);
-  for (let r = 1; r <= rounds; r++) {
-    for (const design of r % 2 === 1 ? ['csv', 'appender'] : ['appender', 'csv']) {
-      // GNU time's maximum resident set: the whole process, DuckDB included.
-      const run = spawnSync(
-        '/usr/bin/time',
-        ['-f', '%M', process.execPath, '--import', 'tsx', 'bench/ingest-designs.ts', '--design', design, log.path],
-        {
-          encoding: 'utf8',
-        },
-      );
-      if (run.status !== 0) throw new Error(`${design}: ${run.stderr}`);
-      const result = JSON.parse(run.stdout.trim().split('\n').at(-1) as string);
-      const peakMb = Number(run.stderr.trim().split('\n').at(-1)) / 1024;
-      console.log(
-        `round ${r} ${design.padEnd(8)} ${result.events} events: ${result.wall.toFixed(1)} s wall, ${result.cpu.toFixed(1)} s CPU, peak RSS ${peakMb.toFixed(0)} MB`,
-      );
-    }
+/** One ingest of `log` with `writer`, in its own process. */
+function ingest(writer: Writer, log: string, heapMb: number): { cpu: number; wall: number; peakMb: number; events: number } {
+  const lake = mkdtempSync(join(tmpdir(), 'auditlake-designs-'));
+  try {
+    const heap = heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [];
+    const run = spawnSync(
+      '/usr/bin/time',
+      ['-f', '%U %S %e %M', process.execPath, ...heap, 'bin/auditlake.js', 'ingest', log, '--out', lake, '--json'],
+      { encoding: 'utf8', env: { ...process.env, AUDITLAKE_WRITER: writer }, maxBuffer: 64 * 1024 * 1024 },
+    );
+    if (run.status !== 0) throw new Error(`${writer}: exit ${run.status}\n${run.stderr.slice(-2000)}`);
+    const [user, sys, wall, kb] = (run.stderr.trim().split('\n').at(-1) as string).split(' ').map(Number);
+    return { cpu: user + sys, wall, peakMb: kb / 1024, events: JSON.parse(run.stdout).events };
+  } finally {
+    rmSync(lake, { recursive: true, force: true });
   }
 }
 
-await main();
+const log = await ensureCsvlog(flag('mb', 50));
+const rounds = flag('rounds', 2);
+const heapMb = flag('heap-mb', 0);
+for (let r = 1; r <= rounds; r++) {
+  const order: Writer[] = r % 2 === 1 ? ['csv', 'append'] : ['append', 'csv'];
+  const results = Object.fromEntries(order.map((w) => [w, ingest(w, log.path, heapMb)])) as Record<Writer, ReturnType<typeof ingest>>;
+  if (results.append.events !== results.csv.events) throw new Error(`events differ: ${results.csv.events} vs ${results.append.events}`);
+  for (const w of ['csv', 'append'] as const) {
+    const x = results[w];
+    console.log(
+      `round ${r} ${w.padEnd(6)} ${x.events} events: ${x.cpu.toFixed(1)} s CPU, ${x.wall.toFixed(1)} s wall, peak RSS ${x.peakMb.toFixed(0)} MB`,
+    );
+  }
+  const ratio = (k: 'cpu' | 'peakMb') => (results.append[k] / results.csv[k]).toFixed(2);
+  console.log(`round ${r} append / csv: CPU ${ratio('cpu')}x, peak RSS ${ratio('peakMb')}x`);
+}

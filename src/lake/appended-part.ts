@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { type AuditEvent, EVENT_FIELDS, type FieldSpec, type Rejected } from '../schema/index.js';
 import { convertStagedTable, type ParquetOptions, stagedColumn } from './parquet-convert.js';
-import { MAX_ROW_BYTES, stagingRow } from './staging-row.js';
+import { MAX_ROW_BYTES, oversizedEvent, stagingRow } from './staging-row.js';
 
 /**
  * The appender writer (`AUDITLAKE_WRITER=append`): a partition's events are appended as columns, with
@@ -98,12 +98,7 @@ export class AppendedPart {
       if (6 * textLength(event) + 4096 > MAX_ROW_BYTES) {
         const row = stagingRow(event);
         if (row.length > MAX_ROW_BYTES) {
-          oversized.push({
-            source_ref: event.source_ref,
-            reason: `event larger than ${MAX_ROW_BYTES} bytes once encoded`,
-            raw: row.slice(0, 65536),
-            event_class: event.event_class,
-          });
+          oversized.push(oversizedEvent(event, row));
           continue;
         }
       }

@@ -1,4 +1,4 @@
-import { type AuditEvent, type EncodedEvents, EVENT_FIELDS, type FieldSpec } from '../schema/index.js';
+import { type AuditEvent, type EncodedEvents, EVENT_FIELDS, type FieldSpec, type Rejected } from '../schema/index.js';
 import { eventDate } from './layout.js';
 
 /**
@@ -53,6 +53,16 @@ export const stagingRow: (event: AuditEvent) => string = compileRowEncoder(EVENT
 /** Largest staged row; a larger event is quarantined rather than written (DuckDB's line limit). */
 export const MAX_ROW_BYTES = 8 * 1024 * 1024;
 
+/** The quarantine entry of an event whose staged row (`row`) is longer than {@link MAX_ROW_BYTES}. */
+export function oversizedEvent(event: AuditEvent, row: string): Rejected & { event_class: string } {
+  return {
+    source_ref: event.source_ref,
+    reason: `event larger than ${MAX_ROW_BYTES} bytes once encoded`,
+    raw: row.slice(0, 65536),
+    event_class: event.event_class,
+  };
+}
+
 /** Characters of rows gathered before they are encoded to UTF-8 in one call. */
 export const ENCODE_CHARS = 256 * 1024;
 
@@ -77,12 +87,7 @@ export function encodeEvents(events: readonly AuditEvent[], pieceChars = ENCODE_
     bySource[event.event_class] = (bySource[event.event_class] ?? 0) + 1;
     const row = stagingRow(event);
     if (row.length > MAX_ROW_BYTES) {
-      oversized.push({
-        source_ref: event.source_ref,
-        reason: `event larger than ${MAX_ROW_BYTES} bytes once encoded`,
-        raw: row.slice(0, 65536),
-        event_class: event.event_class,
-      });
+      oversized.push(oversizedEvent(event, row));
       continue;
     }
     const date = eventDate(event.event_time);
