@@ -1,14 +1,16 @@
 /**
  * csvlog -> Parquet ingest throughput and memory, against DuckDB in the same run:
- * `npm run bench:ingest -- [--mb 200] [--runs 3] [--flat] [--profile] [--peer-threads 2] [--input <csvlog>]`.
+ * `npm run bench:ingest -- [--mb 200] [--real-mb 200] [--runs 3] [--flat] [--profile] [--peer-threads 2] [--input <csvlog>]`.
  *
- *  - input: a generated PostgreSQL 15 csvlog of `--mb` MiB, ~96% pgAudit lines (`generate-csvlog.ts`), cached;
+ *  - inputs: a generated PostgreSQL 15 csvlog of `--mb` MiB, ~96% pgAudit lines (`generate-csvlog.ts`), and a
+ *    csvlog of `--real-mb` MiB recorded from a real PostgreSQL 15 + pgAudit server (`record-real-log.ts`;
+ *    `--real-mb 0` leaves it out); both cached;
  *  - auditlake: the real CLI as a child process, `ingest <file> --out <lake> --json`; its summary and the
  *    lake's Parquet files (read back by DuckDB) are checked against the generator's ground truth;
  *  - peer: DuckDB `read_csv` + regex split + zstd Parquet on 2 threads (`lib/duckdb-peer.ts`), also a child;
  *  - runs interleaved (the machine is shared and noisy); medians; peak RSS from GNU time;
- *  - `--input <csvlog>` benchmarks any csvlog instead (a real one): no ground truth, so the checks are that
- *    the lake holds as many events as the summary reports, and records/s counts the summary's records;
+ *  - the recorded log and `--input <csvlog>` (any log, instead of both) have no ground truth: the checks are
+ *    that the lake holds as many events as the summary reports, and records/s counts the summary's records;
  *  - `--flat` also ingests a log twice the size and compares peak RSS;
  *  - `--profile` runs auditlake once more under `node --cpu-prof` and prints where the main thread's time went.
  * Targets are printed as PASS/MISS and never fail the process; a crashed ingest or a wrong event count does
@@ -26,6 +28,7 @@ import { formatProfile, summarizeProfile } from './lib/cpu-profile.js';
 import { type Measured, runMeasured } from './lib/measure.js';
 import { resultTable, type Series, targetLines } from './lib/report.js';
 import { checkLake, checkSummary, parquetRows, parseSummary } from './lib/verify.js';
+import { ensureRealCsvlog } from './record-real-log.js';
 
 const ROOT = resolve(DATA_DIR, '../..');
 const SCRATCH = join(DATA_DIR, 'tmp');
@@ -36,6 +39,7 @@ const BARS = { ratio: 0.5, rssMb: 300, flatGrowth: 0.1 };
 const { values: opts } = parseArgs({
   options: {
     mb: { type: 'string', default: '200' },
+    'real-mb': { type: 'string', default: '200' },
     runs: { type: 'string', default: '3' },
     flat: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -44,8 +48,9 @@ const { values: opts } = parseArgs({
   },
 });
 const mb = Number(opts.mb);
+const realMb = Number(opts['real-mb']);
 const runs = Number(opts.runs);
-if (!(mb > 0) || !(runs >= 0)) throw new Error('--mb must be positive and --runs a count');
+if (!(mb > 0) || !(realMb >= 0) || !(runs >= 0)) throw new Error('--mb must be positive, --real-mb and --runs counts');
 
 /** Runs that crashed, and runs whose output did not match the generated ground truth. */
 const trouble = { crashed: 0, wrong: 0 };
@@ -76,9 +81,9 @@ function failed(what: string, m: Measured): void {
 }
 
 /** A log to benchmark: generated (with its ground truth) or given with `--input` (without). */
-type BenchLog = Omit<GeneratedLog, 'truth'> & { truth: GeneratedLog['truth'] | null };
-/** Records of a `--input` log, as the first completed auditlake run reports them. */
-let observedRecords = Number.NaN;
+type BenchLog = Omit<GeneratedLog, 'truth'> & { truth: GeneratedLog['truth'] | null; origin: string };
+/** Records of a log without ground truth, as the last completed auditlake run reports them. */
+const observedRecords = new Map<string, number>();
 
 async function runAuditlake(log: BenchLog, tag: string, nodeArgs: string[] = []): Promise<Measured> {
   const lake = join(SCRATCH, `lake-${tag}`);
@@ -98,7 +103,7 @@ async function runAuditlake(log: BenchLog, tag: string, nodeArgs: string[] = [])
       lakeCheck = await checkLake(lake, log.truth);
     } else {
       const rows = await parquetRows(join(lake, 'events/**/*.parquet'));
-      observedRecords = summary?.records ?? Number.NaN;
+      observedRecords.set(log.path, summary?.records ?? Number.NaN);
       lakeCheck = {
         rows,
         problems: rows === summary?.events ? [] : [`Parquet holds ${rows} events, the summary reports ${summary?.events}`],
@@ -151,7 +156,7 @@ function codeVersion(): { label: string; key: string } {
 
 function describe(log: BenchLog): string {
   const t = log.truth;
-  if (!t) return `input ${log.path}: ${(log.bytes / 1e6).toFixed(1)} MB (given with --input: no ground truth)`;
+  if (!t) return `input ${log.path}: ${(log.bytes / 1e6).toFixed(1)} MB (${log.origin}: no ground truth)`;
   const pct = (n: number) => `${((n / t.records) * 100).toFixed(1)}%`;
   return [
     `input ${log.path}: ${(log.bytes / 1e6).toFixed(1)} MB, ${t.records.toLocaleString('en-US')} records (${(log.bytes / t.records).toFixed(0)} B/record), ${t.sessions.toLocaleString('en-US')} sessions, ${t.firstTime} .. ${t.lastTime}`,
@@ -176,30 +181,18 @@ async function profile(log: BenchLog): Promise<void> {
   say(`(profile kept in ${join(PROFILE_DIR, files[0])}; open it in Chrome DevTools > Performance for the flame chart)`);
 }
 
-async function main(): Promise<void> {
-  await mkdir(SCRATCH, { recursive: true });
-  const log: BenchLog = opts.input
-    ? { path: resolve(opts.input), bytes: (await stat(opts.input)).size, truth: null }
-    : await ensureCsvlog(mb);
-  const big = opts.flat && !opts.input ? await ensureCsvlog(mb * 2) : null;
-  say(
-    `bench:ingest  node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
-  const codeAtStart = codeVersion();
-  say(`code under test: ${codeAtStart.label}`);
+/** Interleaved rounds of auditlake and the peer on one log (and on `doubled`, for flatness); prints the table and targets. */
+async function benchLog(log: BenchLog, doubled: BenchLog | null, name: string): Promise<void> {
+  say(`\n## ${name}\n`);
   say(describe(log));
+  const records = log.truth?.records ?? Number.NaN;
   const series: Series[] = [
-    { label: 'auditlake ingest', bytes: log.bytes, records: log.truth?.records ?? Number.NaN, runs: [] },
-    {
-      label: `DuckDB read_csv + regex -> Parquet (${opts['peer-threads']} threads)`,
-      bytes: log.bytes,
-      records: log.truth?.records ?? Number.NaN,
-      runs: [],
-    },
+    { label: 'auditlake ingest', bytes: log.bytes, records, runs: [] },
+    { label: `DuckDB read_csv + regex -> Parquet (${opts['peer-threads']} threads)`, bytes: log.bytes, records, runs: [] },
   ];
-  const flat: Series | null = big ? { label: 'auditlake ingest (2x input)', bytes: big.bytes, records: big.truth.records, runs: [] } : null;
+  const flat: Series | null = doubled
+    ? { label: 'auditlake ingest (2x input)', bytes: doubled.bytes, records: doubled.truth?.records ?? Number.NaN, runs: [] }
+    : null;
   for (let i = 0; i < runs; i++) {
     say(`\nround ${i + 1} of ${runs}`);
     // Alternate who goes first, so a noisy neighbour's burst does not always hit the same contender.
@@ -210,20 +203,47 @@ async function main(): Promise<void> {
       series[1].runs.push(await runPeer(log, `${i + 1}`));
       series[0].runs.push(await runAuditlake(log, `${i + 1}`));
     }
-    if (flat && big) flat.runs.push(await runAuditlake(big, `${i + 1}-2x`));
+    if (flat && doubled) flat.runs.push(await runAuditlake(doubled, `${i + 1}-2x`));
   }
-  if (!log.truth) for (const s of series) s.records = observedRecords;
+  if (!log.truth) for (const s of series) s.records = observedRecords.get(log.path) ?? Number.NaN;
+  if (runs === 0) return;
+  say(`\nmedians of ${runs} interleaved runs (MB = 10^6 bytes; records/s and MB/s are of the csvlog input):\n`);
+  say(resultTable(flat ? [...series, flat] : series));
+  say('\ntargets:');
+  for (const line of targetLines(series[0], series[1], flat, BARS)) say(line);
+}
+
+async function main(): Promise<void> {
+  await mkdir(SCRATCH, { recursive: true });
+  const logs: { log: BenchLog; doubled: BenchLog | null; name: string }[] = [];
+  if (opts.input) {
+    const given: BenchLog = { path: resolve(opts.input), bytes: (await stat(opts.input)).size, truth: null, origin: 'given with --input' };
+    logs.push({ log: given, doubled: null, name: 'the log given with --input' });
+  } else {
+    const generated: BenchLog = { ...(await ensureCsvlog(mb)), origin: 'generated' };
+    const doubled: BenchLog | null = opts.flat ? { ...(await ensureCsvlog(mb * 2)), origin: 'generated' } : null;
+    logs.push({ log: generated, doubled, name: `generated csvlog (${mb} MiB)` });
+    if (realMb > 0) {
+      const real = await ensureRealCsvlog(realMb, (line) => process.stderr.write(`${line}\n`));
+      const origin = 'recorded from a real PostgreSQL 15 + pgAudit server under pgbench';
+      logs.push({ log: { ...real, truth: null, origin }, doubled: null, name: `real csvlog (${realMb} MiB, ${origin})` });
+    }
+  }
+  say(
+    `bench:ingest  node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const codeAtStart = codeVersion();
+  say(`code under test: ${codeAtStart.label}`);
+  for (const { log, doubled, name } of logs) await benchLog(log, doubled, name);
   if (runs > 0) {
-    say(`\nmedians of ${runs} interleaved runs (MB = 10^6 bytes; records/s and MB/s are of the csvlog input):\n`);
-    say(resultTable(flat ? [...series, flat] : series));
-    say('\ntargets:');
-    for (const line of targetLines(series[0], series[1], flat, BARS)) say(line);
     const clean = trouble.crashed === 0 && trouble.wrong === 0;
     say(
-      `correctness: ${clean ? 'every run wrote exactly the generated events (summary and Parquet)' : `${trouble.crashed} runs crashed, ${trouble.wrong} checks failed (see above)`}`,
+      `\ncorrectness: ${clean ? 'every run wrote exactly the events expected (generated: the ground truth; recorded: its own summary), in the summary and in Parquet' : `${trouble.crashed} runs crashed, ${trouble.wrong} checks failed (see above)`}`,
     );
   }
-  if (opts.profile) await profile(log);
+  if (opts.profile) await profile(logs[0].log);
   const codeAtEnd = codeVersion();
   if (codeAtEnd.key !== codeAtStart.key)
     say(`\nWARNING: src/ or bin/ changed during the run (now ${codeAtEnd.label}); runs may have measured different code`);
