@@ -97,7 +97,7 @@ export class AppendedPart {
       const event = events[i++];
       if (6 * textLength(event) + 4096 > MAX_ROW_BYTES) {
         const row = stagingRow(event);
-        if (row.length > MAX_ROW_BYTES) {
+        if (Buffer.byteLength(row) > MAX_ROW_BYTES) {
           oversized.push(oversizedEvent(event, row));
           continue;
         }
