@@ -69,6 +69,8 @@ export const ENCODE_CHARS = 256 * 1024;
 const COMMA = 0x2c;
 const NEWLINE = 0x0a;
 const QUOTE = 0x22;
+/** Text up to this many characters is copied by JavaScript rather than by the native encoder. */
+const SHORT_TEXT = 16;
 
 /**
  * Staged rows written straight into bytes. Building a row as a string and encoding it afterwards cost a
@@ -96,10 +98,38 @@ export class RowBytes {
 
   /** A quoted text field, inner quotes doubled. */
   text(value: string): void {
+    if (value.length <= SHORT_TEXT) {
+      // Most values (names, classes, commands) are short ASCII: copying their characters here costs less
+      // than a call into the native UTF-8 encoder. The first character past ASCII hands the rest to it.
+      const buf = this.reserve(2 * value.length + 2);
+      let pos = this.pos;
+      buf[pos++] = QUOTE;
+      for (let i = 0; i < value.length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) {
+          this.pos = pos;
+          this.textTail(value.slice(i));
+          return;
+        }
+        buf[pos++] = c;
+        if (c === QUOTE) buf[pos++] = QUOTE;
+      }
+      buf[pos++] = QUOTE;
+      this.pos = pos;
+      return;
+    }
     const quoted = value.includes('"') ? value.replaceAll('"', '""') : value;
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const buf = this.reserve(3 * quoted.length + 2);
     buf[this.pos++] = QUOTE;
+    this.pos += buf.write(quoted, this.pos);
+    buf[this.pos++] = QUOTE;
+  }
+
+  /** The rest of a short text field from its first non-ASCII character: quotes doubled, closing quote. */
+  private textTail(rest: string): void {
+    const quoted = rest.includes('"') ? rest.replaceAll('"', '""') : rest;
+    const buf = this.reserve(3 * quoted.length + 1);
     this.pos += buf.write(quoted, this.pos);
     buf[this.pos++] = QUOTE;
   }
