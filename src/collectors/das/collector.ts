@@ -14,10 +14,11 @@ import { filtersOf, parseDasOptions } from './options.js';
 
 /**
  * Records decoded per step; batches are cut after a step once they hold `batchSize` events. A DAS record holds
- * one to many events, so a step is sized for a few records per event wanted, capped to bound memory.
+ * one to many events, so a step of `batchSize` records fills at least one batch; capped to bound memory, and
+ * large enough that the decryption workers have a step's records to share.
  */
 function recordsPerStep(batchSize: number): number {
-  return Math.min(256, Math.max(1, Math.ceil(batchSize / 4)));
+  return Math.min(256, Math.max(1, batchSize));
 }
 
 /** Largest Lambda event file read whole (Lambda payloads are at most 6 MB). */

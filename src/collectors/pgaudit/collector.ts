@@ -19,11 +19,7 @@ const MAX_CLOUDWATCH_BYTES = 256 * 1024 * 1024;
 
 async function* readCsvlog(input: CollectorInput, b: BatchBuilder): AsyncGenerator<Batch> {
   const reader = new CsvlogReader(input.name, b);
-  for await (const chunk of textChunks(input.bytes)) {
-    reader.push(chunk);
-    const full = b.take();
-    if (full) yield full;
-  }
+  for await (const chunk of textChunks(input.bytes)) yield* reader.read(chunk);
 }
 
 /** Calls `onLine` for every line of the input with its 1-based number; reports invalid UTF-8 lines. */
@@ -42,9 +38,10 @@ async function* eachLine(
       // A CR before the newline is kept: PostgreSQL writes LF line ends, so a CR is content (a CR LF
       // inside a statement or parameter shows up as `...\r` then a TAB continuation line).
       onLine(lines[i], n, invalid.has(n));
+      // As soon as a batch is full, as the csvlog reader does: a chunk's events must not all live at once.
+      const full = b.take();
+      if (full) yield full;
     }
-    const full = b.take();
-    if (full) yield full;
   }
 }
 

@@ -95,40 +95,46 @@ export class CsvRecordReader {
     return { text: this.buf, line: this.line };
   }
 
-  /** Adds text and returns every record completed by it; `final` flushes the rest. */
-  push(text: string, final: boolean): CsvItem[] {
+  /**
+   * Adds text and yields every record completed by it; `final` flushes the rest. Records are yielded one
+   * at a time, not gathered per chunk: a chunk's thousands of field lists would all outlive a young
+   * collection. Read the generator to its end before pushing more.
+   */
+  *push(text: string, final: boolean): Generator<CsvItem> {
     this.buf = this.buf.length ? this.buf + text : text;
-    const items: CsvItem[] = [];
     const buf = this.buf;
     let pos = 0;
     while (pos < buf.length) {
       const parsed = parseCsvRecord(buf, pos, final);
       if ('incomplete' in parsed) {
         if (buf.length - pos <= MAX_RECORD_CHARS) break;
-        pos = this.rejectFirstLine(buf, pos, `record longer than ${MAX_RECORD_CHARS} characters (unterminated quote?)`, items);
+        const rejected = this.rejectFirstLine(buf, pos, `record longer than ${MAX_RECORD_CHARS} characters (unterminated quote?)`);
+        pos = rejected.end;
+        yield rejected.item;
         continue;
       }
       if ('error' in parsed) {
         // Judge a line only once it is whole: the rest of it may still be on its way.
         if (!final && buf.indexOf('\n', pos) === -1) break;
-        pos = this.rejectFirstLine(buf, pos, parsed.error, items);
+        const rejected = this.rejectFirstLine(buf, pos, parsed.error);
+        pos = rejected.end;
+        yield rejected.item;
         continue;
       }
-      const raw = buf.slice(pos, parsed.end);
-      items.push({ ok: true, fields: parsed.fields, line: this.line, raw });
+      const item: CsvItem = { ok: true, fields: parsed.fields, line: this.line, raw: buf.slice(pos, parsed.end) };
       this.line += countLines(buf, pos, parsed.end);
       pos = parsed.end;
+      yield item;
     }
     this.buf = pos < buf.length ? buf.slice(pos) : '';
-    return items;
   }
 
-  /** Rejects the physical line at `pos` and returns where reading resumes. */
-  private rejectFirstLine(buf: string, pos: number, reason: string, items: CsvItem[]): number {
+  /** Rejects the physical line at `pos`: the item, and where reading resumes. */
+  private rejectFirstLine(buf: string, pos: number, reason: string): { item: CsvItem; end: number } {
     const nl = buf.indexOf('\n', pos);
     const end = nl === -1 ? buf.length : nl + 1;
-    items.push({ ok: false, reason, line: this.line, raw: buf.slice(pos, end) });
+    const item: CsvItem = { ok: false, reason, line: this.line, raw: buf.slice(pos, end) };
     if (nl !== -1) this.line++;
-    return end;
+    return { item, end };
   }
 }

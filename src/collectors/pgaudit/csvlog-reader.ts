@@ -1,3 +1,4 @@
+import type { Batch } from '../../schema/index.js';
 import type { BatchBuilder } from './batch-builder.js';
 import { CsvRecordReader } from './csv-records.js';
 import { csvFieldsToRecord } from './csvlog.js';
@@ -45,22 +46,31 @@ export class CsvlogReader {
 
   /** Reads one chunk; the records it completes go to the batch builder. */
   push(chunk: TextChunk): void {
+    for (const _ of this.read(chunk, false));
+  }
+
+  /**
+   * Reads one chunk and yields each batch as soon as it is full (with `take`), so a chunk's events are
+   * not all alive at once: a 2 MB chunk holds thousands of records, and events that outlive a young
+   * collection are copied and promoted, which made garbage collection a fifth of ingest's main thread.
+   */
+  *read(chunk: TextChunk, take = true): Generator<Batch> {
     const b = this.b;
     for (const line of chunk.invalidLines) this.invalid.add(line);
     for (const item of this.reader.push(chunk.text, chunk.last)) {
       const ref = `${this.name}:${item.line}`;
       const bad = this.invalid.size ? this.firstInvalidIn(item.line, item.line + innerLines(item.raw)) : null;
-      if (!item.ok) {
-        b.reject(ref, `malformed csvlog record: ${item.reason}`, item.raw);
-        continue;
+      if (!item.ok) b.reject(ref, `malformed csvlog record: ${item.reason}`, item.raw);
+      else if (bad !== null) b.reject(ref, `invalid UTF-8 on line ${bad}`, item.raw);
+      else {
+        const record = csvFieldsToRecord(item.fields);
+        if (typeof record === 'string') b.reject(ref, record, item.raw);
+        else b.add(record, item.line, ref, item.raw);
       }
-      if (bad !== null) {
-        b.reject(ref, `invalid UTF-8 on line ${bad}`, item.raw);
-        continue;
+      if (take) {
+        const full = b.take();
+        if (full) yield full;
       }
-      const record = csvFieldsToRecord(item.fields);
-      if (typeof record === 'string') b.reject(ref, record, item.raw);
-      else b.add(record, item.line, ref, item.raw);
     }
   }
 }
