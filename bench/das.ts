@@ -123,7 +123,7 @@ export async function collectDas(decoder: DasDecoder, lines: string[], step = 25
  * overlapping messages is faster than one at a time even on one JS thread.
  */
 async function floor(messages: { message: Buffer; keyIndex: number }[], keys: DasDataKey[], inFlight: number): Promise<number> {
-  const keyrings = keys.map((k) => keyringFor(k.plaintext));
+  const keyrings = await Promise.all(keys.map((k) => keyringFor(k.plaintext)));
   let events = 0;
   const one = async ({ message, keyIndex }: { message: Buffer; keyIndex: number }) => {
     const { plaintext } = await decrypt(keyrings[keyIndex], message);

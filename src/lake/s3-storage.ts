@@ -4,20 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  AbortMultipartUploadCommand,
-  type CompletedPart,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type ServerSideEncryption,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+// Types only: the SDK itself is loaded by the first S3 call (`import()` below), so a run that never
+// touches S3 (a local ingest, --help) does not spend the time and memory of loading it.
+import type { CompletedPart, S3Client, ServerSideEncryption } from '@aws-sdk/client-s3';
 import { parseS3Url } from './s3-url.js';
 import type { Storage, StoredObject } from './storage.js';
 
@@ -35,9 +24,10 @@ export const S3_UPLOAD_CONCURRENCY = 4;
 /**
  * An S3 client built the SDK's default way, so `AWS_REGION`, `AWS_ENDPOINT_URL_S3` (or
  * `AWS_ENDPOINT_URL`), credentials and `AWS_REQUEST_CHECKSUM_CALCULATION` come from the environment.
- * An IP-address endpoint gets path-style addressing from the SDK itself.
+ * An IP-address endpoint gets path-style addressing from the SDK itself. Async: the SDK is loaded here.
  */
-export function s3Client(): S3Client {
+export async function s3Client(): Promise<S3Client> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
   const client = new S3Client(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: S3_MAX_ATTEMPTS });
   // Outside the retry loop: a failure that survived every attempt names the call, the object and the attempts.
   client.middlewareStack.add(
@@ -90,15 +80,23 @@ export class S3Storage implements Storage {
   readonly prefix: string;
   readonly options: S3StorageOptions;
   private staging: Promise<string> | null = null;
+  private s3: Promise<S3Client> | null;
 
   constructor(
     readonly url: string,
     options: Partial<S3StorageOptions> = {},
-    readonly client: S3Client = s3Client(),
+    client?: S3Client,
   ) {
     ({ bucket: this.bucket, prefix: this.prefix } = parseS3Url(url));
     this.options = { ...DEFAULT_S3_STORAGE, ...options };
     if (this.options.partSize < MIN_PART_SIZE) throw new Error(`S3 part size must be at least ${MIN_PART_SIZE} bytes`);
+    this.s3 = client ? Promise.resolve(client) : null;
+  }
+
+  /** The storage's S3 client ({@link s3Client} unless one was given), built by the first call. */
+  client(): Promise<S3Client> {
+    this.s3 ??= s3Client();
+    return this.s3;
   }
 
   private objectKey(key: string): string {
@@ -114,13 +112,15 @@ export class S3Storage implements Storage {
   }
 
   async putFile(key: string, localPath: string): Promise<void> {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     const { size } = await stat(localPath);
     const file = await open(localPath, 'r');
     try {
       if (size < this.options.multipartThreshold) {
         // Small enough to hold: a Buffer body has a known length and needs no chunked encoding.
         const body = await file.readFile();
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ...this.encryption() }));
+        await client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ...this.encryption() }));
       } else {
         await this.putMultipart(this.objectKey(key), file, size);
       }
@@ -135,7 +135,11 @@ export class S3Storage implements Storage {
    * (memory: that many parts); aborts the upload on any failure.
    */
   private async putMultipart(objectKey: string, file: import('node:fs/promises').FileHandle, size: number): Promise<void> {
-    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, ...this.encryption() }));
+    const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } = await import(
+      '@aws-sdk/client-s3'
+    );
+    const client = await this.client();
+    const created = await client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, ...this.encryption() }));
     const uploadId = created.UploadId;
     if (!uploadId) throw new Error(`S3 returned no upload id for ${objectKey}`);
     const partSize = this.options.partSize;
@@ -149,7 +153,7 @@ export class S3Storage implements Storage {
         const i = next++;
         const offset = i * partSize;
         const { bytesRead } = await file.read(buffer, 0, Math.min(partSize, size - offset), offset);
-        const part = await this.client.send(
+        const part = await client.send(
           new UploadPartCommand({
             Bucket: this.bucket,
             Key: objectKey,
@@ -171,23 +175,27 @@ export class S3Storage implements Storage {
       const settled = await Promise.allSettled(workers);
       const rejected = settled.find((r) => r.status === 'rejected');
       if (rejected) throw (rejected as PromiseRejectedResult).reason;
-      await this.client.send(
+      await client.send(
         new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
       );
     } catch (e) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId })).catch(() => {});
+      await client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId })).catch(() => {});
       throw e;
     }
   }
 
   async putBytes(key: string, body: Buffer | string): Promise<void> {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: bytes, ...this.encryption() }));
+    await client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: bytes, ...this.encryption() }));
   }
 
   async get(key: string): Promise<Buffer | null> {
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const out = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
     } catch (e) {
       if (isNotFound(e)) return null;
@@ -196,9 +204,11 @@ export class S3Storage implements Storage {
   }
 
   async download(key: string, localPath: string): Promise<boolean> {
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     let body: Readable;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const out = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       body = out.Body as Readable;
     } catch (e) {
       if (isNotFound(e)) return false;
@@ -213,10 +223,12 @@ export class S3Storage implements Storage {
   }
 
   async listObjects(prefix: string): Promise<StoredObject[]> {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     const out: StoredObject[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(
+      const page = await client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(prefix), ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 });
@@ -226,8 +238,10 @@ export class S3Storage implements Storage {
   }
 
   async rename(from: string, to: string): Promise<boolean> {
+    const { CopyObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     try {
-      await this.client.send(
+      await client.send(
         new CopyObjectCommand({
           Bucket: this.bucket,
           Key: this.objectKey(to),
@@ -249,8 +263,10 @@ export class S3Storage implements Storage {
    * ETag, or null when the condition failed (412, or 409 for a concurrent conditional write).
    */
   async putConditional(key: string, body: string, ifMatch?: string): Promise<string | null> {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     try {
-      const out = await this.client.send(
+      const out = await client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.objectKey(key),
@@ -269,8 +285,10 @@ export class S3Storage implements Storage {
 
   /** An object's bytes and ETag, or null when there is none. */
   async getWithEtag(key: string): Promise<{ body: Buffer; etag: string } | null> {
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const out = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       const body = Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
       return { body, etag: out.ETag ?? '' };
     } catch (e) {
@@ -280,7 +298,9 @@ export class S3Storage implements Storage {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+    const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
+    await client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
   }
 
   localPath(): null {

@@ -31,7 +31,7 @@ async function ingestObject(rt: Runtime, record: S3EventRecord): Promise<Ingeste
   let body: Readable;
   let size: number;
   try {
-    const out = await rt.storage.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const out = await (await rt.storage.client()).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     body = out.Body as Readable;
     size = out.ContentLength ?? record.s3.object.size ?? 0;
   } catch (e) {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { STATE_PREFIX } from '../lake/layout.js';
@@ -44,6 +44,7 @@ interface Listed {
 }
 
 async function* listInputs(client: S3Client, bucket: string, prefix: string): AsyncGenerator<Listed[]> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
   let token: string | undefined;
   do {
     const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
@@ -64,8 +65,11 @@ export async function ingestS3Prefix(
   lake: LakeWriter,
   options: IngestOptions,
   bySource: Record<string, Record<string, number>>,
-  client: S3Client = s3Client(),
+  given?: S3Client,
 ): Promise<InputSetResult> {
+  // The SDK is loaded here, by the first S3 input, not when the CLI starts.
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const client = given ?? (await s3Client());
   const { bucket, prefix } = parseInputUrl(url);
   const state = await loadState(lake.storage, url);
   const result: InputSetResult = { inputs: [], alerts: 0, alreadyIngested: 0 };

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { z } from 'zod';
 
 /**
@@ -30,6 +29,8 @@ SELECT role::text, array_agg(member::text ORDER BY member) AS members FROM m GRO
 
 /** Takes a membership snapshot from a server. */
 export async function takeMembersSnapshot(databaseUrl: string): Promise<MembersSnapshot> {
+  // Loaded here: only `policy members` talks to a server, and every ingest with --policies imports this module.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'auditlake policy members' });
   await client.connect();
   try {

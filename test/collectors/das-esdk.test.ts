@@ -20,7 +20,7 @@ const RUNS = Number(process.env.DAS_DIFFERENTIAL_RUNS ?? 1000);
 
 const dataKey = randomBytes(32);
 const otherKey = randomBytes(32);
-const keyring = keyringFor(dataKey);
+const keyring = await keyringFor(dataKey);
 
 type Outcome = { ok: true; plaintext: string } | { ok: false };
 

@@ -56,7 +56,7 @@ function record(i: number) {
   };
 }
 
-async function waitActive(client: ReturnType<typeof createKinesisClient>) {
+async function waitActive(client: Awaited<ReturnType<typeof createKinesisClient>>) {
   for (;;) {
     const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }));
     if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
@@ -64,7 +64,7 @@ async function waitActive(client: ReturnType<typeof createKinesisClient>) {
   }
 }
 
-async function put(client: ReturnType<typeof createKinesisClient>, keys: DasDataKey[], from: number, to: number) {
+async function put(client: Awaited<ReturnType<typeof createKinesisClient>>, keys: DasDataKey[], from: number, to: number) {
   const entries = [];
   for (let i = from; i < to; i++) {
     entries.push({ Data: Buffer.from(await encodeDasRecord(record(i), '1.2', keys[i % keys.length])), PartitionKey: `session-${i}` });
@@ -81,7 +81,7 @@ beforeAll(async () => {
   const { port } = kinesalite.address() as { port: number };
   restoreKinesisEnv = setEnv({ AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${port}` });
 
-  const client = createKinesisClient();
+  const client = await createKinesisClient();
   await client.send(new CreateStreamCommand({ StreamName: STREAM_NAME, ShardCount: 2 }));
   await waitActive(client);
   const kmsClient = new KMSClient({});
@@ -179,7 +179,7 @@ describe('DAS Kinesis reader', () => {
   });
 
   it('renews expired iterators and backs off on throughput errors without loss or duplicates', async () => {
-    const client = createKinesisClient();
+    const client = await createKinesisClient();
     const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
     let calls = 0;
     const failures: Record<number, string> = {

@@ -53,7 +53,7 @@ describe('auditlake ingest --kinesis-stream', () => {
   async function putAll(times: number) {
     for (let t = 0; t < times; t++) {
       const Records = ENVELOPES.map((line, i) => ({ Data: Buffer.from(line), PartitionKey: `p-${t}-${i}` }));
-      const out = await client().send(new PutRecordsCommand({ StreamName: STREAM_NAME, Records }));
+      const out = await (await client()).send(new PutRecordsCommand({ StreamName: STREAM_NAME, Records }));
       expect(out.FailedRecordCount ?? 0).toBe(0);
     }
   }
@@ -63,9 +63,9 @@ describe('auditlake ingest --kinesis-stream', () => {
     kinesalite = (require('kinesalite') as (o: object) => Server)({ createStreamMs: 20 });
     await new Promise<void>((r) => kinesalite.listen(0, '127.0.0.1', r));
     restoreKinesisEnv = setEnv({ AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${(kinesalite.address() as { port: number }).port}` });
-    await client().send(new CreateStreamCommand({ StreamName: STREAM_NAME, ShardCount: 2 }));
+    await (await client()).send(new CreateStreamCommand({ StreamName: STREAM_NAME, ShardCount: 2 }));
     for (;;) {
-      const s = await client().send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }));
+      const s = await (await client()).send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }));
       if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -119,7 +119,7 @@ describe('auditlake ingest --kinesis-stream', () => {
     try {
       const total = (await counts(lake.dir)).n;
       expect(total).toBe(0);
-      const stream = (await client().send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }))).StreamDescriptionSummary;
+      const stream = (await (await client()).send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }))).StreamDescriptionSummary;
       expect(stream?.OpenShardCount).toBe(2);
       // A consumer that writes a unit every 5 events, killed once its first checkpoint is on disk.
       const child = spawn(

@@ -78,7 +78,7 @@ describe('auditlake ingest --kinesis-stream --rules: a watermark per shard', () 
       const Records = records
         .slice(i, i + 500)
         .map((r, j) => ({ Data: Buffer.from(r.data), PartitionKey: `k${i + j}`, ExplicitHashKey: r.hashKey }));
-      const out = await client().send(new PutRecordsCommand({ StreamName: STREAM_NAME, Records }));
+      const out = await (await client()).send(new PutRecordsCommand({ StreamName: STREAM_NAME, Records }));
       expect(out.FailedRecordCount ?? 0).toBe(0);
     }
   }
@@ -88,9 +88,9 @@ describe('auditlake ingest --kinesis-stream --rules: a watermark per shard', () 
     kinesalite = (require('kinesalite') as (o: object) => Server)({ createStreamMs: 20 });
     await new Promise<void>((r) => kinesalite.listen(0, '127.0.0.1', r));
     restoreKinesisEnv = setEnv({ AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${(kinesalite.address() as { port: number }).port}` });
-    await client().send(new CreateStreamCommand({ StreamName: STREAM_NAME, ShardCount: 2 }));
+    await (await client()).send(new CreateStreamCommand({ StreamName: STREAM_NAME, ShardCount: 2 }));
     for (;;) {
-      const s = await client().send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }));
+      const s = await (await client()).send(new DescribeStreamSummaryCommand({ StreamName: STREAM_NAME }));
       if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -103,7 +103,7 @@ describe('auditlake ingest --kinesis-stream --rules: a watermark per shard', () 
   });
 
   it('nothing is late when each shard is in order, a rule fires across shards, and the lake agrees with hunt', async () => {
-    const shards = (await client().send(new ListShardsCommand({ StreamName: STREAM_NAME }))).Shards ?? [];
+    const shards = (await (await client()).send(new ListShardsCommand({ StreamName: STREAM_NAME }))).Shards ?? [];
     expect(shards).toHaveLength(2);
     const [hashA, hashB] = shards.map((s) => s.HashKeyRange?.StartingHashKey as string);
     const key: DasDataKey = await generateDataKey(new KMSClient({}), KMS_KEY_ID, CLUSTER_ID);

@@ -7,9 +7,11 @@ import { parseS3Url, S3_MAX_ATTEMPTS, S3Storage, s3Client } from '../../src/lake
 import { TestS3 } from '../support/s3.js';
 
 /** Records the headers of every request the storage's client sends, by operation. */
-function recordRequests(storage: S3Storage): { op: string; headers: Record<string, string>; started: number; ended: number }[] {
+async function recordRequests(
+  storage: S3Storage,
+): Promise<{ op: string; headers: Record<string, string>; started: number; ended: number }[]> {
   const seen: { op: string; headers: Record<string, string>; started: number; ended: number }[] = [];
-  storage.client.middlewareStack.add(
+  (await storage.client()).middlewareStack.add(
     (next, context) => async (args) => {
       const request = {
         op: context.commandName ?? '',
@@ -50,7 +52,7 @@ describe('S3 storage (s3rver)', () => {
 
   it('stores, lists, gets and deletes objects under its prefix, with SSE-S3 on every write', async () => {
     const storage = new S3Storage('s3://lake/root');
-    const requests = recordRequests(storage);
+    const requests = await recordRequests(storage);
     await storage.putBytes('_state/a.json', '{"a":1}\n');
     const file = join(dir, 'small.bin');
     const bytes = randomBytes(100_000);
@@ -82,7 +84,7 @@ describe('S3 storage (s3rver)', () => {
       partSize: 5 * 1024 * 1024,
       sseKmsKeyId: 'alias/audit',
     });
-    const requests = recordRequests(storage);
+    const requests = await recordRequests(storage);
     const file = join(dir, 'large.bin');
     const bytes = randomBytes(12 * 1024 * 1024 + 12345);
     await writeFile(file, bytes);
@@ -106,10 +108,10 @@ describe('S3 storage (s3rver)', () => {
   });
 
   it('lets AWS_MAX_ATTEMPTS set the attempts of the S3 client (default 5)', async () => {
-    expect(await s3Client().config.maxAttempts()).toBe(S3_MAX_ATTEMPTS);
+    expect(await (await s3Client()).config.maxAttempts()).toBe(S3_MAX_ATTEMPTS);
     process.env.AWS_MAX_ATTEMPTS = '2';
     try {
-      expect(await s3Client().config.maxAttempts()).toBe(2);
+      expect(await (await s3Client()).config.maxAttempts()).toBe(2);
     } finally {
       delete process.env.AWS_MAX_ATTEMPTS;
     }
@@ -117,9 +119,9 @@ describe('S3 storage (s3rver)', () => {
 
   it('aborts a failed multipart upload and leaves no object', async () => {
     const storage = new S3Storage('s3://lake/fail', { multipartThreshold: 6 * 1024 * 1024, partSize: 5 * 1024 * 1024 });
-    const requests = recordRequests(storage);
+    const requests = await recordRequests(storage);
     let parts = 0;
-    storage.client.middlewareStack.add(
+    (await storage.client()).middlewareStack.add(
       (next, context) => async (args) => {
         if (context.commandName === 'UploadPartCommand' && ++parts === 2)
           throw Object.assign(new Error('injected part failure'), { $fault: 'client' });

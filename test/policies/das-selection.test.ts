@@ -162,7 +162,7 @@ describe('policies select DAS events at ingest', () => {
   });
 
   it('from a Kinesis stream', async () => {
-    const client = createKinesisClient();
+    const client = await createKinesisClient();
     await client.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 1 }));
     for (;;) {
       const s = await client.send(new DescribeStreamSummaryCommand({ StreamName: STREAM }));

@@ -115,7 +115,7 @@ export class TestS3 {
     await previous;
     res.once('close', release);
     try {
-      this.headClient ??= s3Client();
+      this.headClient ??= await s3Client();
       const etag = await this.headClient
         .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
         .then((h) => h.ETag?.replaceAll('"', '') ?? '')
@@ -156,7 +156,7 @@ export class TestS3 {
 
   /** Uploads bytes to a bucket. */
   async put(bucket: string, key: string, body: Buffer | string): Promise<void> {
-    const client = s3Client();
+    const client = await s3Client();
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: typeof body === 'string' ? Buffer.from(body) : body }));
     client.destroy();
   }
@@ -180,6 +180,6 @@ export async function downloadLake(url: string, dir: string): Promise<string[]> 
     await mkdir(dirname(join(dir, key)), { recursive: true });
     await storage.download(key, join(dir, key));
   }
-  storage.client.destroy();
+  (await storage.client()).destroy();
   return keys;
 }

@@ -7,7 +7,7 @@
  * caller must then not acknowledge the records.
  */
 
-import { KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { type Batch, countAsOneRecord, idKey, MAX_REJECTED_RECORD, mergeBatch, newBatch, rejected } from '../../schema/index.js';
 import { DataKeyCache } from './data-key-cache.js';
 import { DasKeyMaterial, decryptActivity } from './decrypt.js';
@@ -84,7 +84,8 @@ export function kinesisUnit(record: KinesisRecordInput, stream: string, resource
 
 /** Builds a decoder. */
 export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
-  let kms = options.kms;
+  // Built by the first data key (the KMS SDK loaded then), once however many keys are fetched at once.
+  let kms: Promise<KMSClient> | null = options.kms ? Promise.resolve(options.kms) : null;
   const cache = options.cache ?? new DataKeyCache<CachedKey>();
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const filters: DasFilters = {
@@ -98,9 +99,9 @@ export function createDasDecoder(options: DasDecoderOptions = {}): DasDecoder {
   function keyFor(resourceId: string, keyText: string, keyBlob: Buffer): Promise<CachedKey> {
     const context = Object.entries(encryptionContextFor(resourceId))[0].join('=');
     return cache.get(`${context}\u0000${keyText}`, async () => {
-      kms ??= new KMSClient({});
+      kms ??= import('@aws-sdk/client-kms').then(({ KMSClient }) => new KMSClient({}));
       kmsCalls++;
-      const result = await decryptDataKey(kms, keyBlob, resourceId);
+      const result = await decryptDataKey(await kms, keyBlob, resourceId);
       return result.ok ? { ok: true, material: new DasKeyMaterial(result.key) } : result;
     });
   }

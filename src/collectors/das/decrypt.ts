@@ -3,7 +3,7 @@
  * message whose data key is wrapped by a raw AES-256-GCM key (namespace `BC`, name `DataKey`) — the plaintext
  * data key KMS returned. Its body is gzip of the JSON `DatabaseActivityMonitoringRecord`.
  */
-import { buildClient, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
+import type { RawAesKeyringNode } from '@aws-crypto/client-node';
 import type { DecryptPool } from './decrypt-pool.js';
 import { DAS_KEYRING, decryptDasMessage, isDasFastPathMessage } from './esdk-message.js';
 import { type ActivityResult, parsePayload, unzipPayload } from './payload.js';
@@ -14,12 +14,26 @@ export type { ActivityResult } from './payload.js';
 export const DAS_KEY_NAMESPACE = DAS_KEYRING.namespace;
 export const DAS_KEY_NAME = DAS_KEYRING.name;
 
-// DAS messages use the non-committing signed suite ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384: the default
-// policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT) refuses them with "Configuration conflict".
-const { decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT);
+type Esdk = typeof import('@aws-crypto/client-node');
+let esdk: Promise<{ sdk: Esdk; decrypt: ReturnType<Esdk['buildClient']>['decrypt'] }> | null = null;
+
+/**
+ * The AWS Encryption SDK and its decrypt, loaded on first use: Aurora's messages take the native fast path,
+ * so most runs (and every run without DAS input) never load the SDK and what it pulls in.
+ */
+function loadEsdk(): Promise<{ sdk: Esdk; decrypt: ReturnType<Esdk['buildClient']>['decrypt'] }> {
+  esdk ??= import('@aws-crypto/client-node').then((sdk) => ({
+    sdk,
+    // DAS messages use the non-committing signed suite ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384: the
+    // default policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT) refuses them with "Configuration conflict".
+    decrypt: sdk.buildClient(sdk.CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT).decrypt,
+  }));
+  return esdk;
+}
 
 /** The keyring that unwraps ESDK messages of one DAS data key, for the SDK. Build it once per data key. */
-export function keyringFor(dataKey: Uint8Array): RawAesKeyringNode {
+export async function keyringFor(dataKey: Uint8Array): Promise<RawAesKeyringNode> {
+  const { RawAesKeyringNode, RawAesWrappingSuiteIdentifier } = (await loadEsdk()).sdk;
   return new RawAesKeyringNode({
     keyNamespace: DAS_KEY_NAMESPACE,
     keyName: DAS_KEY_NAME,
@@ -31,14 +45,14 @@ export function keyringFor(dataKey: Uint8Array): RawAesKeyringNode {
 
 /** What decrypts the messages of one DAS data key: the key itself, and the SDK keyring built when first needed. */
 export class DasKeyMaterial {
-  private sdkKeyring: RawAesKeyringNode | undefined;
+  private sdkKeyring: Promise<RawAesKeyringNode> | undefined;
   /** `dataKey` is copied: callers may reuse their buffer. */
   constructor(dataKey: Uint8Array) {
     this.dataKey = new Uint8Array(dataKey);
   }
   readonly dataKey: Uint8Array;
   /** The SDK keyring of this key, for messages outside the fast path. */
-  keyring(): RawAesKeyringNode {
+  keyring(): Promise<RawAesKeyringNode> {
     this.sdkKeyring ??= keyringFor(this.dataKey);
     return this.sdkKeyring;
   }
@@ -57,8 +71,9 @@ export async function decryptMessage(material: DasKeyMaterial, message: Uint8Arr
     const result = decryptDasMessage(bytes, material.dataKey, DAS_KEYRING);
     return result.ok ? result : { ok: false, reason: `ESDK decrypt failed: ${result.reason}` };
   }
+  const { decrypt } = await loadEsdk();
   try {
-    const { plaintext } = await decrypt(material.keyring(), bytes);
+    const { plaintext } = await decrypt(await material.keyring(), bytes);
     return { ok: true, plaintext };
   } catch (err) {
     return { ok: false, reason: `ESDK decrypt failed: ${(err as Error).message}` };

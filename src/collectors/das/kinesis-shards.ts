@@ -3,14 +3,9 @@
  * merge) may be read only once every parent has been read to its end, so records of one partition key are
  * never read out of order.
  */
-import {
-  GetRecordsCommand,
-  type GetRecordsCommandOutput,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-  type Shard,
-} from '@aws-sdk/client-kinesis';
+// Types only: the commands are loaded by the calls that send them, so that importing this module (a run
+// that reads no stream) does not load the Kinesis SDK.
+import type { GetRecordsCommandOutput, KinesisClient, Shard } from '@aws-sdk/client-kinesis';
 import { backoffDelay } from './kms.js';
 
 /** Checkpoint value of a shard read to its end. */
@@ -18,6 +13,7 @@ export const SHARD_END = 'SHARD_END';
 
 /** Lists every shard of a stream, following pagination. */
 export async function listAllShards(client: KinesisClient, streamName: string): Promise<Shard[]> {
+  const { ListShardsCommand } = await import('@aws-sdk/client-kinesis');
   const shards: Shard[] = [];
   let nextToken: string | undefined;
   do {
@@ -107,6 +103,7 @@ export class ShardReader {
     const at: ShardStart = this.lastSequence
       ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: this.lastSequence }
       : this.start;
+    const { GetShardIteratorCommand } = await import('@aws-sdk/client-kinesis');
     const out = await this.reading.client.send(
       new GetShardIteratorCommand({ StreamName: this.reading.streamName, ShardId: this.id, ...at }),
     );
@@ -115,6 +112,7 @@ export class ShardReader {
 
   /** One GetRecords call; null when it must be retried later (expired iterator, throttling, a 5xx). */
   async poll(): Promise<GetRecordsCommandOutput | null> {
+    const { GetRecordsCommand } = await import('@aws-sdk/client-kinesis');
     try {
       this.iterator ??= await this.freshIterator();
       const out = await this.reading.client.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: this.reading.limit }));

@@ -85,15 +85,15 @@ export function createKinesisSource(options: KinesisSourceOptions): KinesisSourc
   const store = options.checkpoints;
   const committed: ShardPositions = {};
   let saving: Promise<void> = Promise.resolve();
-  const reading: ShardReading = {
-    client: options.client ?? createKinesisClient(),
-    streamName: options.streamName,
-    limit: options.limit ?? 1000,
-    backoffBaseMs: options.backoffBaseMs ?? 250,
-    backoffMaxMs: options.backoffMaxMs ?? 10_000,
-  };
 
   async function* run(): AsyncGenerator<SourceBatch> {
+    const reading: ShardReading = {
+      client: options.client ?? (await createKinesisClient()),
+      streamName: options.streamName,
+      limit: options.limit ?? 1000,
+      backoffBaseMs: options.backoffBaseMs ?? 250,
+      backoffMaxMs: options.backoffMaxMs ?? 10_000,
+    };
     const signal = options.signal;
     const pollMs = options.pollIntervalMs ?? 1000;
     const loaded = store ? await store.load() : {};

@@ -7,7 +7,7 @@
  * failure). A refusal that retrying cannot fix (access denied, wrong context, wrong key) is a value: the
  * records under that key are quarantined with the reason.
  */
-import { DecryptCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 
 /** KMS error names that mean this ciphertext will never decrypt with this configuration. */
 const PERMANENT_ERRORS = new Set([
@@ -85,6 +85,8 @@ export function backoffDelay(n: number, baseMs: number, maxMs: number): number {
  * naming the attempts, and a refusal (wrong key, wrong context) is a reason the record is quarantined for.
  */
 export async function decryptDataKey(kms: KMSClient, blob: Uint8Array, resourceId: string): Promise<DataKeyResult> {
+  // Loaded here, by the first data key, so that runs without DAS input never load the KMS SDK.
+  const { DecryptCommand } = await import('@aws-sdk/client-kms');
   const command = new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: encryptionContextFor(resourceId) });
   try {
     const { Plaintext } = await kms.send(command);

@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { isNotFound, S3Storage } from '../s3-storage.js';
 import type { Storage } from '../storage.js';
 
@@ -62,7 +61,8 @@ export async function storedDigest(storage: Storage, key: string, sizeHint?: num
   }
   if (storage instanceof S3Storage) {
     try {
-      const out = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: storage.prefix + key }));
+      const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+      const out = await (await storage.client()).send(new GetObjectCommand({ Bucket: storage.bucket, Key: storage.prefix + key }));
       return await streamDigest(out.Body as Readable);
     } catch (e) {
       if (isNotFound(e)) return null;

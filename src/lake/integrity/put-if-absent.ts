@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { link, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { FsStorage } from '../fs-storage.js';
 import { makeDir } from '../make-dir.js';
 import { S3Storage } from '../s3-storage.js';
@@ -33,13 +32,13 @@ export async function putIfAbsent(storage: Storage, key: string, body: Buffer): 
     }
   }
   if (storage instanceof S3Storage) {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = await storage.client();
     const sse = storage.options.sseKmsKeyId
       ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: storage.options.sseKmsKeyId }
       : { ServerSideEncryption: 'AES256' as const };
     try {
-      await storage.client.send(
-        new PutObjectCommand({ Bucket: storage.bucket, Key: storage.prefix + key, Body: body, IfNoneMatch: '*', ...sse }),
-      );
+      await client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: storage.prefix + key, Body: body, IfNoneMatch: '*', ...sse }));
       return true;
     } catch (e) {
       // 412: the key exists; 409: a concurrent conditional write to it is in flight.

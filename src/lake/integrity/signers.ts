@@ -1,6 +1,7 @@
 import { constants, createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { GetPublicKeyCommand, KMSClient, SignCommand, type SigningAlgorithmSpec } from '@aws-sdk/client-kms';
+// Types only: the KMS SDK is loaded by a KMS signer, not by every run that verifies or signs with a file.
+import type { KMSClient, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
 import type { DigestSignature } from './digest-record.js';
 
 /**
@@ -63,7 +64,9 @@ const KMS_ALGORITHMS: SigningAlgorithmSpec[] = ['ECDSA_SHA_256', 'RSASSA_PSS_SHA
  * Signs with a KMS asymmetric key (`kms:Sign`; ECC_NIST_P256 or RSA, key usage SIGN_VERIFY). The key's
  * public half is fetched once (`kms:GetPublicKey`). The client honours `AWS_ENDPOINT_URL_KMS`.
  */
-export async function kmsSigner(keyId: string, client: KMSClient = new KMSClient({})): Promise<Signer> {
+export async function kmsSigner(keyId: string, given?: KMSClient): Promise<Signer> {
+  const { KMSClient, SignCommand } = await import('@aws-sdk/client-kms');
+  const client = given ?? new KMSClient({});
   const key = await kmsPublicKey(keyId, client);
   const algorithm = KMS_ALGORITHMS.find((a) => key.algorithms.includes(a));
   if (!algorithm) throw new Error(`--sign-kms-key ${keyId}: the key signs with none of ${KMS_ALGORITHMS.join(', ')}`);
@@ -93,8 +96,10 @@ export async function kmsSigner(keyId: string, client: KMSClient = new KMSClient
 /** A KMS key's public half and what it can sign with. */
 export async function kmsPublicKey(
   keyId: string,
-  client: KMSClient = new KMSClient({}),
+  given?: KMSClient,
 ): Promise<{ arn: string; der: Buffer; fingerprint: string; algorithms: string[] }> {
+  const { GetPublicKeyCommand, KMSClient } = await import('@aws-sdk/client-kms');
+  const client = given ?? new KMSClient({});
   const out = await client.send(new GetPublicKeyCommand({ KeyId: keyId }));
   if (out.KeyUsage && out.KeyUsage !== 'SIGN_VERIFY') throw new Error(`KMS key ${keyId} is for ${out.KeyUsage}, not SIGN_VERIFY`);
   if (!out.PublicKey) throw new Error(`kms:GetPublicKey ${keyId} returned no public key`);

@@ -1,7 +1,6 @@
 import type { Dir } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { S3Storage } from '../s3-storage.js';
 import type { Storage, StoredObject } from '../storage.js';
 
@@ -20,9 +19,11 @@ export async function* listStored(storage: Storage, prefix: string): AsyncGenera
     return;
   }
   if (storage instanceof S3Storage) {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    const client = await storage.client();
     let token: string | undefined;
     do {
-      const page = await storage.client.send(
+      const page = await client.send(
         new ListObjectsV2Command({ Bucket: storage.bucket, Prefix: storage.prefix + prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key.slice(storage.prefix.length), size: o.Size ?? 0 };

@@ -1,4 +1,5 @@
-import { PublishBatchCommand, type PublishBatchRequestEntry, SNSClient } from '@aws-sdk/client-sns';
+// Types only: the SNS SDK is loaded by the first publish, so runs without an SNS output never load it.
+import type { PublishBatchRequestEntry, SNSClient } from '@aws-sdk/client-sns';
 import type { Alert } from '../alert-schema.js';
 import { PermanentError, type RetryPolicy, withRetry } from './retry.js';
 import { type AlertSink, alertToJson } from './sink.js';
@@ -21,7 +22,12 @@ export const SNS_BATCH_LIMIT = 10;
  * that persists rejects `write`.
  */
 export function createSnsSink(options: SnsSinkOptions): AlertSink {
-  const client = options.client ?? new SNSClient({});
+  let sns: Promise<{ client: SNSClient; PublishBatchCommand: typeof import('@aws-sdk/client-sns').PublishBatchCommand }> | null = null;
+  const loadSns = () =>
+    (sns ??= import('@aws-sdk/client-sns').then(({ PublishBatchCommand, SNSClient }) => ({
+      client: options.client ?? new SNSClient({}),
+      PublishBatchCommand,
+    })));
   const entry = (alert: Alert, id: number): PublishBatchRequestEntry => ({
     Id: String(id),
     Message: JSON.stringify(alertToJson(alert)),
@@ -32,6 +38,7 @@ export function createSnsSink(options: SnsSinkOptions): AlertSink {
     },
   });
   const publish = async (entries: PublishBatchRequestEntry[]) => {
+    const { client, PublishBatchCommand } = await loadSns();
     let pending = entries;
     await withRetry(async () => {
       // The client's standard retry strategy already retried throttling, 5xx and network errors
@@ -56,7 +63,7 @@ export function createSnsSink(options: SnsSinkOptions): AlertSink {
       }
     },
     async close() {
-      if (!options.client) client.destroy();
+      if (!options.client && sns) (await sns).client.destroy();
     },
   };
 }
