@@ -1,6 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { OPERATIONS, type Operation, type Policy, policySchema } from './policy-schema.js';
 
@@ -42,6 +41,7 @@ export async function loadPolicies(path: string): Promise<Policy[]> {
     throw new PolicyLoadError(`${path}: ${(e as Error).message}`, { cause: e });
   }
   for (const file of files) {
+    const { parseAllDocuments } = await import('yaml');
     for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
       if (doc.errors.length > 0) {
         errors.push(`${file}: not valid YAML: ${doc.errors[0].message}`);

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
 import { z } from 'zod';
 import type { RedactPatterns } from './redact-sql.js';
 
@@ -33,8 +32,12 @@ export const redactConfigSchema = z.strictObject({
     .describe('Run-time settings whose values are secrets: SET <name> = ..., set_config(<name>, ...).'),
 });
 
-/** Parses a redaction config text; throws one readable message naming the file and every problem. */
-export function parseRedactConfig(text: string, file: string): RedactPatterns {
+/**
+ * Parses a redaction config text; throws one readable message naming the file and every problem. The YAML
+ * parser is loaded here, by the runs that have a config, like the rules' and policies' loaders.
+ */
+export async function parseRedactConfig(text: string, file: string): Promise<RedactPatterns> {
+  const { parse } = await import('yaml');
   let raw: unknown;
   try {
     raw = parse(text) ?? {};
@@ -48,5 +51,5 @@ export function parseRedactConfig(text: string, file: string): RedactPatterns {
 
 /** Reads and parses a redaction config file. */
 export async function loadRedactConfig(file: string): Promise<RedactPatterns> {
-  return parseRedactConfig(await readFile(file, 'utf8'), file);
+  return await parseRedactConfig(await readFile(file, 'utf8'), file);
 }

@@ -1,6 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { mergeParams, type ParamOverrides, type ParamProblem, type ParamValue, substituteParams } from './params.js';
 import { type Rule, ruleSchema } from './rule-schema.js';
@@ -30,6 +29,7 @@ const paramsFileSchema = z.strictObject({
 /** Reads a params config file (`params: {<rule id>: {<param>: value}}`). */
 export async function loadParamsFile(file: string): Promise<ParamOverrides> {
   const text = await readFile(file, 'utf8');
+  const { parseAllDocuments } = await import('yaml');
   const docs = parseAllDocuments(text);
   const doc = Array.isArray(docs) ? docs[0] : docs;
   if (!doc || doc.errors.length > 0) throw new RuleLoadError(`${file}: not valid YAML: ${doc?.errors[0]?.message ?? 'empty file'}`);
@@ -86,6 +86,7 @@ export async function loadRules(path: string, options: LoadRulesOptions = {}): P
   const rules: Rule[] = [];
   const errors: string[] = [];
   for (const file of await ruleFiles(path)) {
+    const { parseAllDocuments } = await import('yaml');
     const docs = parseAllDocuments(await readFile(file, 'utf8'));
     for (const doc of Array.isArray(docs) ? docs : [docs]) {
       if (doc.errors.length > 0) {

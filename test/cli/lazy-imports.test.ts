@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * The AWS SDKs, the Encryption SDK and pg are loaded by the runs that use them, not by every run: a local
+ * The AWS SDKs, the Encryption SDK, pg and the YAML parser are loaded by the runs that use them, not by every run: a local
  * csvlog ingest, --help and --version load none of them (loading them all costs ~50 MB and ~0.6 s). The CLI
  * runs in a child with a resolve hook that records every package the process imports.
  */
@@ -27,7 +27,7 @@ describe('packages the CLI loads', () => {
     return [...new Set((await readFile(record, 'utf8')).split('\n').filter(Boolean))].sort();
   }
 
-  const heavy = (specifiers: string[]) => specifiers.filter((s) => /^(@aws-sdk|@aws-crypto|@smithy)\/|^pg(\/|$)/.test(s));
+  const heavy = (specifiers: string[]) => specifiers.filter((s) => /^(@aws-sdk|@aws-crypto|@smithy)\/|^(pg|yaml)(\/|$)/.test(s));
 
   it('a local csvlog ingest loads DuckDB and none of the AWS SDKs or pg', async () => {
     const imported = await importsOf('ingest', 'ingest', 'fixtures/pgaudit/pg15.csv', '--out', join(dir, 'lake'));

@@ -54,9 +54,9 @@ describe('SQL redactor', () => {
     expect(redact("alter role a password 'never closed; select 1")).toBe('alter role a password <REDACTED>');
   });
 
-  it('applies configured function arguments and settings', () => {
+  it('applies configured function arguments and settings', async () => {
     const r = createSqlRedactor(
-      parseRedactConfig('functions:\n  - name: pgp_sym_encrypt\n    arguments: [2]\nsettings: [my.secret]\n', 'redact.yaml'),
+      await parseRedactConfig('functions:\n  - name: pgp_sym_encrypt\n    arguments: [2]\nsettings: [my.secret]\n', 'redact.yaml'),
     );
     expect(r.statement("select pgp_sym_encrypt('data', 'key-1'), pgp_sym_encrypt(x, $3) from t").text).toBe(
       "select pgp_sym_encrypt('data', <REDACTED>), pgp_sym_encrypt(x, $3) from t",
@@ -69,9 +69,11 @@ describe('SQL redactor', () => {
     expect(r.statement("set my.other = 'v'").text).toBe("set my.other = 'v'");
   });
 
-  it('refuses an invalid config file with a message naming the problem', () => {
-    expect(() => parseRedactConfig('functions:\n  - name: f\n', 'r.yaml')).toThrow(/r.yaml: invalid redaction config[\s\S]*arguments/);
-    expect(() => parseRedactConfig('pattern: x\n', 'r.yaml')).toThrow(/pattern/);
+  it('refuses an invalid config file with a message naming the problem', async () => {
+    await expect(parseRedactConfig('functions:\n  - name: f\n', 'r.yaml')).rejects.toThrow(
+      /r.yaml: invalid redaction config[\s\S]*arguments/,
+    );
+    await expect(parseRedactConfig('pattern: x\n', 'r.yaml')).rejects.toThrow(/pattern/);
   });
 
   // Statements built from parts, each with its expected redacted form: no secret survives, nothing else changes.
