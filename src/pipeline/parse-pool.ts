@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { PieceJob, PieceResult } from '../collectors/contract.js';
 import { startWorker, workerEntry } from '../collectors/worker-thread.js';
-import type { PieceReply, PieceRequest } from './parse-worker.js';
+import type { PieceReply, PieceRequest, WorkerStages } from './parse-worker.js';
 
 /**
  * A fixed set of parse worker threads (`parse-worker.ts`). Jobs go to the worker with the fewest
@@ -33,6 +33,8 @@ export class ParsePool {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { slot: Slot; resolve: (r: PieceResult) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  /** Pieces parsed so far (re-parses of a wrong cut included). */
+  parsed = 0;
   private failure: Error | null = null;
 
   /** Workers start on the first job, so a run that reads no such format starts none. */
@@ -59,13 +61,13 @@ export class ParsePool {
     }
   }
 
-  /** Parses one piece on the least busy worker. */
-  parse(job: PieceJob, keepEvents: boolean): Promise<PieceResult> {
+  /** Parses one piece on the least busy worker, and runs `stages` on its batches before encoding them. */
+  parse(job: PieceJob, keepEvents: boolean, stages: WorkerStages): Promise<PieceResult> {
     if (this.slots.length === 0 && !this.failure) this.start();
     if (this.failure) return Promise.reject(this.failure);
     const slot = this.slots.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
     const id = this.nextId++;
-    const request: PieceRequest = { id, job, keepEvents };
+    const request: PieceRequest = { id, job, keepEvents, stages };
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { slot, resolve, reject });
       slot.outstanding++;
@@ -79,6 +81,7 @@ export class ParsePool {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (--slot.outstanding === 0) slot.worker.unref();
+    this.parsed++;
     if ('error' in reply) waiter.reject(new Error(`parse worker: ${reply.error}`));
     else waiter.resolve(reply.result);
   }
