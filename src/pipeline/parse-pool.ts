@@ -11,9 +11,10 @@ import type { PieceReply, PieceRequest, WorkerStages } from './parse-worker.js';
  */
 
 /**
- * Parse workers by default: `AUDITLAKE_PARSE_WORKERS` (at most one per core), else none. Off by default:
- * on the shared 2-core machine they were measured using more CPU and memory than parsing on the main
- * thread (README, "Where ingest stands"); set the variable to measure them on other hardware.
+ * Parse workers by default: `AUDITLAKE_PARSE_WORKERS` (at most one per core), else none. Opt-in: on the
+ * 2-core machine 2 workers measured 15–20% less wall time than parsing on the main thread, but about
+ * 100–150 MB more peak RSS (each worker's heap), and ingest's memory budget is what binds (README,
+ * "Where ingest stands"); 1 worker is no faster than none.
  */
 export function defaultParseWorkers(): number {
   const configured = process.env.AUDITLAKE_PARSE_WORKERS;

@@ -59,10 +59,9 @@ async function handle(request: PieceRequest): Promise<{ reply: PieceReply; trans
   const parser = PIECE_PARSERS[request.job.format];
   if (!parser) return { reply: { id: request.id, error: `no piece parser for format ${request.job.format}` }, transfer: [] };
   const { redactor, transforms } = await stagesOf(request.stages);
-  const result = parser.parse(request.job);
   const transfer: ArrayBuffer[] = [];
-  for (const batch of result.batches as Batch[]) {
-    // The writing thread's order: redaction, then the transforms, then encoding (`ingest.ts`).
+  // Each batch as it fills, in the writing thread's order: redaction, the transforms, encoding (`ingest.ts`).
+  const finish = (batch: Batch): Batch => {
     redactBatch(batch, redactor);
     for (const transform of transforms) transform(batch);
     const encoded = encodeEvents(batch.events);
@@ -72,7 +71,9 @@ async function handle(request: PieceRequest): Promise<{ reply: PieceReply; trans
     }
     batch.encoded = encoded;
     if (!request.keepEvents) batch.events = [];
-  }
+    return batch;
+  };
+  const result = parser.parse(request.job, finish);
   return { reply: { id: request.id, result }, transfer };
 }
 
