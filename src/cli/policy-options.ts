@@ -1,12 +1,5 @@
-import { type BatchTransform, createPoliciesStage, POLICY_MODES, type PolicyMode } from '../pipeline/policies-stage.js';
-import {
-  createPolicyMatcher,
-  loadMembersSnapshot,
-  loadPolicies,
-  type MembersSnapshot,
-  PolicyConfigError,
-  PolicyLoadError,
-} from '../policies/index.js';
+import { type BatchTransform, POLICY_MODES, type PolicyMode, policiesStage } from '../pipeline/policies-stage.js';
+import { loadMembersSnapshot, loadPolicies, type MembersSnapshot, PolicyConfigError, PolicyLoadError } from '../policies/index.js';
 import { UsageError } from './command.js';
 
 /** The `--policies` family of options, shared by `ingest` (files and streams). */
@@ -38,7 +31,7 @@ export async function policiesStageFrom(values: PolicyValues): Promise<BatchTran
     const policies = await loadPolicies(values.policies);
     let members: MembersSnapshot | undefined;
     if (values['policy-members']) members = await loadMembersSnapshot(values['policy-members']);
-    return createPoliciesStage(createPolicyMatcher(policies, members), mode);
+    return policiesStage(policies, members, mode);
   } catch (e) {
     if (e instanceof PolicyConfigError)
       throw new UsageError(`${e.message} (--policy-members <file>, from auditlake policy members)`, { cause: e });

@@ -79,5 +79,10 @@ export interface PieceResult {
  */
 export interface PieceParser {
   cut(bytes: Uint8Array): number;
-  parse(job: PieceJob): PieceResult;
+  /**
+   * `finish`, when given, is called on each batch as soon as it fills and its result is kept instead (a
+   * parse worker redacts and encodes it there and drops the events, so they die young rather than living
+   * until the whole piece is parsed).
+   */
+  parse(job: PieceJob, finish?: (batch: Batch) => Batch): PieceResult;
 }

@@ -1,21 +1,15 @@
-import type { Collector, CollectorContext } from '../collectors/contract.js';
+import type { Collector, CollectorContext, PieceParser } from '../collectors/contract.js';
 import { collectorForFormat, detectFormat } from '../collectors/registry.js';
 import type { LakeWriter } from '../lake/lake-writer.js';
 import { createSqlRedactor, redactBatch, type SqlRedactor, scrubRaw } from '../redact/index.js';
 import { type Batch, idKey, nowMicros, rejected } from '../schema/index.js';
 import { type OpenedInput, openFile } from './open-input.js';
 import { defaultParseWorkers, ParsePool } from './parse-pool.js';
-import { pieceBatches } from './pieces.js';
-import type { BatchTransform } from './policies-stage.js';
+import type { WorkerStages } from './parse-worker.js';
+import { PIECE_BYTES, pieceBatches } from './pieces.js';
+import type { BatchTransform, TransformSpec } from './policies-stage.js';
 import { countAlreadyStored, countBatch, countOversized, type InputStats, newInputStats, type RunSummary, summarize } from './stats.js';
 import { writeUnit } from './unit-stage.js';
-
-/**
- * Parse workers (`AUDITLAKE_PARSE_WORKERS`) encode batches for the lake before redaction and the policies stage
- * could change them, so they stay unused until those stages run in the workers too: one switch, so the path
- * can be measured and finished without secrets ever reaching an encoded row meanwhile.
- */
-const REDACTION_IN_WORKERS = false;
 
 /**
  * One event-time stream of a source that does not end (a Kinesis shard, a proxy instance), read
@@ -32,7 +26,13 @@ export interface StreamMark {
  * Something that sees every batch before it is written (the rules engine), with the name of its input
  * (inputs read one after the other) or its stream (streams read interleaved). Returns how many alerts it raised.
  */
-export type BatchObserver = (batch: Batch, input?: string, stream?: StreamMark) => Promise<number> | number;
+export type BatchObserver = ((batch: Batch, input?: string, stream?: StreamMark) => Promise<number> | number) & {
+  /**
+   * True when the observer reads only what a batch encoded on a parse worker carries without its events
+   * (`encoded`: rows by partition date, counts by class); otherwise such batches carry their events back too.
+   */
+  encodedSuffices?: boolean;
+};
 
 /** Options of an ingest run. */
 export interface IngestOptions {
@@ -59,6 +59,8 @@ export interface IngestOptions {
   workers?: number;
   /** Parse workers to use (`ingestFiles` sets it from `workers`); without it, inputs parse on this thread. */
   pool?: ParsePool;
+  /** Bytes per piece for parse workers; default {@link PIECE_BYTES} (tests cut small inputs into many pieces). */
+  pieceBytes?: number;
   /** The redaction stage's statement redactor (built-in PASSWORD rule plus configured patterns); default: built-in only. */
   redactor?: SqlRedactor;
 }
@@ -87,6 +89,36 @@ export class StopRequested extends Error {
   constructor(readonly signal: string) {
     super(`stopped by ${signal}`);
   }
+}
+
+/**
+ * Whether an input is parsed on the run's parse workers, and how. A worker encodes the events it parsed,
+ * so every stage that changes events must run there first: redaction (the run's redactor, rebuilt in the
+ * worker from its patterns) and each transform, rebuilt from its `spec`. A run with a transform that has
+ * no spec (a closure), or with the appender writer (it takes events, not encoded rows), parses on this
+ * thread instead: the simplest way to keep one order of stages and no unredacted text in an encoded
+ * row. Observers that need the events (the rules engine) get them back from the worker, already
+ * redacted and transformed; observers that read only the encoded form (`encodedSuffices`) spare the copy.
+ */
+function workerPlan(
+  collector: Collector,
+  format: string,
+  lake: LakeWriter,
+  options: IngestOptions,
+): { parser: PieceParser; stages: WorkerStages; keepEvents: boolean } | null {
+  const parser = collector.pieces?.[format];
+  if (!options.pool || !parser || lake.appendConnection) return null;
+  const transforms: TransformSpec[] = [];
+  for (const transform of options.transforms ?? []) {
+    if (!transform.spec) return null;
+    transforms.push(transform.spec);
+  }
+  const redactor = options.redactor ?? BUILT_IN_REDACTOR;
+  return {
+    parser,
+    stages: { redact: redactor.patterns, transforms },
+    keepEvents: options.observers.some((observe) => !observe.encodedSuffices),
+  };
 }
 
 /** Reads every byte of an input (so its content hash is complete) without parsing it. */
@@ -149,17 +181,28 @@ export async function ingestInput(
   const counted: Record<string, Record<string, number>> = {};
   const transforms = options.transforms ?? [];
   const redactor = options.redactor ?? BUILT_IN_REDACTOR;
-  // Parse workers hand back batches already encoded for the lake, past the point where redaction and the
-  // policies stage change events; until those stages run in the workers too, every input is read on this
-  // thread, so secrets never reach an encoded row.
-  const pieces = options.pool && REDACTION_IN_WORKERS ? picked.collector.pieces?.[picked.format] : undefined;
+  const onWorkers = workerPlan(picked.collector, picked.format, lake, options);
   const collected =
-    pieces && options.pool
-      ? pieceBatches(input, picked.format, ctx, pieces, options.pool, options.observers.length > 0)
+    onWorkers && options.pool
+      ? pieceBatches(
+          input,
+          picked.format,
+          ctx,
+          onWorkers.parser,
+          options.pool,
+          onWorkers.keepEvents,
+          onWorkers.stages,
+          options.pieceBytes ?? PIECE_BYTES,
+        )
       : picked.collector.collect(input, picked.format, ctx);
   async function* batches(): AsyncIterable<Batch> {
     for await (const read of collected) {
       if (options.signal?.aborted) throw new StopRequested(String(options.signal.reason ?? 'signal'));
+      if (onWorkers) {
+        // Redacted and transformed on the worker, before it was encoded there.
+        yield read;
+        continue;
+      }
       // Secrets never pass this point: rules, alerts, the lake and the quarantine see redacted text only.
       const batch = redactBatch(read, redactor);
       for (const transform of transforms) transform(batch);

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { PieceJob, PieceResult } from '../collectors/contract.js';
 import { startWorker, workerEntry } from '../collectors/worker-thread.js';
-import type { PieceReply, PieceRequest } from './parse-worker.js';
+import type { PieceReply, PieceRequest, WorkerStages } from './parse-worker.js';
 
 /**
  * A fixed set of parse worker threads (`parse-worker.ts`). Jobs go to the worker with the fewest
@@ -11,9 +11,10 @@ import type { PieceReply, PieceRequest } from './parse-worker.js';
  */
 
 /**
- * Parse workers by default: `AUDITLAKE_PARSE_WORKERS` (at most one per core), else none. Off by default:
- * on the shared 2-core machine they were measured using more CPU and memory than parsing on the main
- * thread (README, "Where ingest stands"); set the variable to measure them on other hardware.
+ * Parse workers by default: `AUDITLAKE_PARSE_WORKERS` (at most one per core), else none. Opt-in: on the
+ * 2-core machine 2 workers measured 15–20% less wall time than parsing on the main thread, but about
+ * 100–150 MB more peak RSS (each worker's heap), and ingest's memory budget is what binds (README,
+ * "Where ingest stands"); 1 worker is no faster than none.
  */
 export function defaultParseWorkers(): number {
   const configured = process.env.AUDITLAKE_PARSE_WORKERS;
@@ -33,6 +34,8 @@ export class ParsePool {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { slot: Slot; resolve: (r: PieceResult) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  /** Pieces parsed so far (re-parses of a wrong cut included). */
+  parsed = 0;
   private failure: Error | null = null;
 
   /** Workers start on the first job, so a run that reads no such format starts none. */
@@ -59,13 +62,13 @@ export class ParsePool {
     }
   }
 
-  /** Parses one piece on the least busy worker. */
-  parse(job: PieceJob, keepEvents: boolean): Promise<PieceResult> {
+  /** Parses one piece on the least busy worker, and runs `stages` on its batches before encoding them. */
+  parse(job: PieceJob, keepEvents: boolean, stages: WorkerStages): Promise<PieceResult> {
     if (this.slots.length === 0 && !this.failure) this.start();
     if (this.failure) return Promise.reject(this.failure);
     const slot = this.slots.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
     const id = this.nextId++;
-    const request: PieceRequest = { id, job, keepEvents };
+    const request: PieceRequest = { id, job, keepEvents, stages };
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { slot, resolve, reject });
       slot.outstanding++;
@@ -79,6 +82,7 @@ export class ParsePool {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (--slot.outstanding === 0) slot.worker.unref();
+    this.parsed++;
     if ('error' in reply) waiter.reject(new Error(`parse worker: ${reply.error}`));
     else waiter.resolve(reply.result);
   }

@@ -2,12 +2,26 @@ import { parentPort } from 'node:worker_threads';
 import type { PieceJob, PieceResult } from '../collectors/contract.js';
 import { PIECE_PARSERS } from '../collectors/pieces.js';
 import { encodeEvents } from '../lake/staging-row.js';
+import { redactBatch } from '../redact/redact-batch.js';
+import { createSqlRedactor, type RedactPatterns, type SqlRedactor } from '../redact/redact-sql.js';
+import type { Batch } from '../schema/index.js';
+import type { BatchTransform, TransformSpec } from './policies-stage.js';
 
 /**
- * A parse worker (see `parse-pool.ts`): parses one piece of an input with its collector's piece parser
- * and encodes the events for the lake right here, so that only the encoded bytes (transferred, not
- * copied) and the counts cross back to the writing thread; the events themselves only when asked.
+ * A parse worker (see `parse-pool.ts`): parses one piece of an input with its collector's piece parser,
+ * runs the stages that change events (redaction, then the run's transforms: the policies) exactly as
+ * the writing thread would, and only then encodes the events for the lake, so that only the encoded
+ * bytes (transferred, not copied) and the counts cross back to the writing thread; the events themselves
+ * only when asked. No unredacted text ever leaves this thread, in the encoded rows or in the events.
  */
+
+/** The stages a parse worker runs before it encodes, as plain data (each thread builds its own). */
+export interface WorkerStages {
+  /** The run's redaction patterns (the built-in PASSWORD rule always applies). */
+  redact: RedactPatterns;
+  /** The run's transforms, in order. */
+  transforms: TransformSpec[];
+}
 
 /** A request to a parse worker. */
 export interface PieceRequest {
@@ -15,6 +29,7 @@ export interface PieceRequest {
   job: PieceJob;
   /** Send the event objects back too (a stage observes them). */
   keepEvents: boolean;
+  stages: WorkerStages;
 }
 
 /** A parse worker's answer. */
@@ -25,12 +40,30 @@ function ownBuffer(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }
 
-function handle(request: PieceRequest): { reply: PieceReply; transfer: ArrayBuffer[] } {
+/** The stages built from the last spec seen (a run sends the same spec with every piece). */
+let built: { key: string; redactor: SqlRedactor; transforms: BatchTransform[] } | null = null;
+
+async function stagesOf(spec: WorkerStages): Promise<{ redactor: SqlRedactor; transforms: BatchTransform[] }> {
+  const key = JSON.stringify(spec);
+  if (built?.key === key) return built;
+  // The policies' code is loaded only by a run that has policies.
+  const transforms =
+    spec.transforms.length === 0
+      ? []
+      : await import('./policies-stage.js').then(({ transformFromSpec }) => spec.transforms.map(transformFromSpec));
+  built = { key, redactor: createSqlRedactor(spec.redact), transforms };
+  return built;
+}
+
+async function handle(request: PieceRequest): Promise<{ reply: PieceReply; transfer: ArrayBuffer[] }> {
   const parser = PIECE_PARSERS[request.job.format];
   if (!parser) return { reply: { id: request.id, error: `no piece parser for format ${request.job.format}` }, transfer: [] };
-  const result = parser.parse(request.job);
+  const { redactor, transforms } = await stagesOf(request.stages);
   const transfer: ArrayBuffer[] = [];
-  for (const batch of result.batches) {
+  // Each batch as it fills, in the writing thread's order: redaction, the transforms, encoding (`ingest.ts`).
+  const finish = (batch: Batch): Batch => {
+    redactBatch(batch, redactor);
+    for (const transform of transforms) transform(batch);
     const encoded = encodeEvents(batch.events);
     for (const part of encoded.parts) {
       part.bytes = ownBuffer(part.bytes);
@@ -38,14 +71,16 @@ function handle(request: PieceRequest): { reply: PieceReply; transfer: ArrayBuff
     }
     batch.encoded = encoded;
     if (!request.keepEvents) batch.events = [];
-  }
+    return batch;
+  };
+  const result = parser.parse(request.job, finish);
   return { reply: { id: request.id, result }, transfer };
 }
 
-parentPort?.on('message', (request: PieceRequest) => {
+parentPort?.on('message', async (request: PieceRequest) => {
   let answer: { reply: PieceReply; transfer: ArrayBuffer[] };
   try {
-    answer = handle(request);
+    answer = await handle(request);
   } catch (e) {
     answer = { reply: { id: request.id, error: (e as Error).stack ?? String(e) }, transfer: [] };
   }

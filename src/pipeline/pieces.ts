@@ -1,11 +1,13 @@
 import type { CollectorContext, CollectorInput, PieceJob, PieceParser, PieceResult } from '../collectors/contract.js';
 import type { Batch } from '../schema/index.js';
 import type { ParsePool } from './parse-pool.js';
+import type { WorkerStages } from './parse-worker.js';
 
 /**
  * Reads one input in pieces parsed on worker threads, and yields their batches in input order. This
  * thread only cuts the bytes into pieces (at whole lines, where the format's `cut` proposes) and counts
- * their lines; the workers parse, map and encode. Memory holds at most `inFlight` pieces and their results.
+ * their lines; the workers parse, map, run `stages` (redaction, the policies) and encode, so every batch
+ * yielded carries `encoded` and has been through those stages already. Memory holds at most `inFlight` pieces and their results.
  *
  * When a piece ends inside a record (the cut guessed wrong), its unconsumed bytes are parsed again
  * together with the next piece, whose own result is discarded: a wrong cut costs time, never a record.
@@ -35,6 +37,7 @@ export async function* pieceBatches(
   parser: PieceParser,
   pool: ParsePool,
   keepEvents: boolean,
+  stages: WorkerStages,
   pieceBytes = PIECE_BYTES,
 ): AsyncGenerator<Batch> {
   const inFlight = pool.size * 2;
@@ -52,7 +55,7 @@ export async function* pieceBatches(
       batchSize: ctx.batchSize,
     };
     // A rejection is observed when the piece's turn comes; until then it must not count as unhandled.
-    const result = pool.parse(job, keepEvents);
+    const result = pool.parse(job, keepEvents, stages);
     result.catch(() => {});
     sent.push({ job, result });
   };
@@ -70,7 +73,7 @@ export async function* pieceBatches(
     joined.set(rest, 0);
     joined.set(following.job.bytes, rest.length);
     const job: PieceJob = { ...following.job, bytes: joined, firstLine: result.restLine };
-    const again = pool.parse(job, keepEvents);
+    const again = pool.parse(job, keepEvents, stages);
     again.catch(() => {});
     sent.unshift({ job, result: again });
   }
@@ -80,25 +83,29 @@ export async function* pieceBatches(
   for await (const chunk of input.bytes) {
     pending.push(chunk);
     size += chunk.length;
-    if (size < pieceBytes) continue;
-    const buf = Buffer.concat(pending, size);
-    const lastLine = buf.lastIndexOf(LF);
-    if (lastLine === -1) {
-      pending = [buf];
-      continue;
+    // As many pieces of about `pieceBytes` as the bytes at hand hold (a chunk may hold several).
+    while (size >= pieceBytes) {
+      const buf = Buffer.concat(pending, size);
+      // Whole lines up to the piece size; a line longer than a piece goes whole into one.
+      let lastLine = buf.lastIndexOf(LF, pieceBytes - 1);
+      if (lastLine === -1) lastLine = buf.indexOf(LF, pieceBytes);
+      if (lastLine === -1) {
+        pending = [buf];
+        break;
+      }
+      const whole = buf.subarray(0, lastLine + 1);
+      const cut = parser.cut(whole);
+      const end = cut > 0 ? cut : whole.length;
+      // An own copy: a message copies a view's whole buffer. The rest stays a view, copied by the next concat.
+      const piece = new Uint8Array(buf.subarray(0, end));
+      const rest = buf.subarray(end);
+      pending = rest.length ? [rest] : [];
+      size = rest.length;
+      send(piece, line, false);
+      line += countLines(piece);
+      while (sent.length >= inFlight) yield* next();
     }
-    const whole = buf.subarray(0, lastLine + 1);
-    const cut = parser.cut(whole);
-    const end = cut > 0 ? cut : whole.length;
-    // Own copies: a piece is sent to a worker, the rest stays here.
-    const piece = new Uint8Array(buf.subarray(0, end));
-    const rest = new Uint8Array(buf.subarray(end));
-    pending = rest.length ? [rest] : [];
-    size = rest.length;
-    send(piece, line, false);
-    line += countLines(piece);
-    while (sent.length >= inFlight) yield* next();
   }
-  send(pending.length === 1 ? pending[0] : new Uint8Array(Buffer.concat(pending, size)), line, true);
+  send(new Uint8Array(Buffer.concat(pending, size)), line, true);
   while (sent.length > 0) yield* next();
 }

@@ -1,4 +1,6 @@
-import type { PolicyMatcher } from '../policies/index.js';
+import type { Policy, PolicyMatcher } from '../policies/index.js';
+import { createPolicyMatcher } from '../policies/match.js';
+import type { MembersSnapshot } from '../policies/members.js';
 import { type Batch, type EventClass, eventsPerRecordOf, skip } from '../schema/index.js';
 
 /** `tag` keeps every event; `only` keeps the events some policy selects, plus sessions and logins. */
@@ -11,8 +13,33 @@ export const SKIP_NOT_SELECTED = 'not selected by any policy (--policy-mode only
 /** Who connected, and who failed to, stays in the lake whatever the policies select. */
 const ALWAYS_KEPT: ReadonlySet<string> = new Set<EventClass>(['CONNECT', 'DISCONNECT', 'AUTH_FAILURE']);
 
-/** A stage that may change a batch before it is counted, observed and written. */
-export type BatchTransform = (batch: Batch) => void;
+/**
+ * A stage that may change a batch before it is counted, observed and written. `spec`, when present, is
+ * the stage as plain data (structured-cloneable), from which {@link transformFromSpec} builds the same
+ * stage on another thread: parse workers run such stages before they encode a batch. A stage without it
+ * (a closure over state) makes inputs parse on the writing thread.
+ */
+export type BatchTransform = ((batch: Batch) => void) & { spec?: TransformSpec };
+
+/** A transform as plain data, for a parse worker to rebuild. */
+export interface TransformSpec {
+  kind: 'policies';
+  policies: Policy[];
+  members?: MembersSnapshot;
+  mode: PolicyMode;
+}
+
+/** The policies stage of `policies` (and `members`, for policies with roles), with its spec for parse workers. */
+export function policiesStage(policies: Policy[], members: MembersSnapshot | undefined, mode: PolicyMode): BatchTransform {
+  const stage: BatchTransform = createPoliciesStage(createPolicyMatcher(policies, members), mode);
+  stage.spec = { kind: 'policies', policies, ...(members ? { members } : {}), mode };
+  return stage;
+}
+
+/** Builds the stage a {@link TransformSpec} describes. */
+export function transformFromSpec(spec: TransformSpec): BatchTransform {
+  return policiesStage(spec.policies, spec.members, spec.mode);
+}
 
 /**
  * The policies between the collectors and the rules: every event gets the ids of the policies it

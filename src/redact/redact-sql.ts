@@ -31,6 +31,8 @@ export interface RedactedStatement {
 
 /** Redacts statements; built once from the patterns, used for every event. */
 export interface SqlRedactor {
+  /** The configured patterns it was built from, so another thread (a parse worker) can build the same redactor. */
+  readonly patterns: RedactPatterns;
   /** Redacts one SQL text (one or several statements). Returns the same string when nothing is secret. */
   statement(text: string): RedactedStatement;
 }
@@ -54,6 +56,10 @@ export function createSqlRedactor(patterns: RedactPatterns = { functions: [], se
   const words = ['password', ...functions.keys(), ...(settings.size > 0 ? ['set'] : [])];
   const trigger = new RegExp(words.map(escapeRegExp).join('|'), 'i');
   return {
+    patterns: {
+      functions: patterns.functions.map((f) => ({ name: f.name, arguments: [...f.arguments] })),
+      settings: [...patterns.settings],
+    },
     statement(text) {
       if (!trigger.test(text)) return { text, parameters: [] };
       const tokens = tokenize(text);

@@ -50,7 +50,7 @@ function cutCsvlog(bytes: Uint8Array): number {
 }
 
 /** Parses one piece of a csvlog input into batches. */
-function parseCsvlogPiece(job: PieceJob): PieceResult {
+function parseCsvlogPiece(job: PieceJob, finish: (batch: Batch) => Batch = (batch) => batch): PieceResult {
   const b = new BatchBuilder(
     { format: job.format as SourceFormat, key: job.key, ingestTime: job.ingestTime, clusterId: null, instanceId: null },
     job.batchSize,
@@ -69,13 +69,13 @@ function parseCsvlogPiece(job: PieceJob): PieceResult {
     }
     const { text, invalidLines } = decodeLines(bytes.subarray(start, end), line);
     reader.push({ text, firstLine: line, invalidLines, last: job.final && end === bytes.length });
-    for (let full = b.take(); full; full = b.take()) batches.push(full);
+    for (let full = b.take(); full; full = b.take()) batches.push(finish(full));
     line += countNewlines(text);
     start = end;
     if (end === bytes.length) break;
   }
   const last = b.take(true);
-  if (last && last.records > 0) batches.push(last);
+  if (last && last.records > 0) batches.push(finish(last));
   const rest = reader.pending;
   return { batches, restBytes: rest.text ? bytes.length - lineOffset(bytes, rest.line - job.firstLine) : 0, restLine: rest.line };
 }
