@@ -214,6 +214,11 @@ export class LakeWriter {
     return this.stagingDir;
   }
 
+  /** Bytes per piece of encoded staged rows: a file can roll after any piece, so never more than the roll size. */
+  get encodePieceBytes(): number {
+    return Math.min(ENCODE_CHARS, this.options.rollBytes);
+  }
+
   /** The DuckDB connection, for queries after writing. */
   get connection(): DuckDBConnection {
     return this.duck;
@@ -250,7 +255,7 @@ export class InputWriter {
         throw new Error('a batch encoded as staged CSV rows reached the append writer (parse workers need AUDITLAKE_WRITER=csv)');
       return this.append(batch);
     }
-    const encoded = batch.encoded ?? encodeEvents(batch.events, Math.min(ENCODE_CHARS, this.lake.options.rollBytes));
+    const encoded = batch.encoded ?? encodeEvents(batch.events, this.lake.encodePieceBytes);
     for (const r of encoded.oversized) {
       this.oversized[r.event_class] = (this.oversized[r.event_class] ?? 0) + 1;
       await this.reject(r);

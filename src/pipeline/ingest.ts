@@ -116,7 +116,7 @@ function workerPlan(
   const redactor = options.redactor ?? BUILT_IN_REDACTOR;
   return {
     parser,
-    stages: { redact: redactor.patterns, transforms },
+    stages: { redact: redactor.patterns, transforms, encodePieceBytes: lake.encodePieceBytes },
     keepEvents: options.observers.some((observe) => !observe.encodedSuffices),
   };
 }

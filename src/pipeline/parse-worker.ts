@@ -21,6 +21,8 @@ export interface WorkerStages {
   redact: RedactPatterns;
   /** The run's transforms, in order. */
   transforms: TransformSpec[];
+  /** Bytes per piece of staged rows, the writer's own (`LakeWriter.encodePieceBytes`), so files roll where they would on the writing thread. */
+  encodePieceBytes: number;
 }
 
 /** A request to a parse worker. */
@@ -64,7 +66,7 @@ async function handle(request: PieceRequest): Promise<{ reply: PieceReply; trans
   const finish = (batch: Batch): Batch => {
     redactBatch(batch, redactor);
     for (const transform of transforms) transform(batch);
-    const encoded = encodeEvents(batch.events);
+    const encoded = encodeEvents(batch.events, request.stages.encodePieceBytes);
     for (const part of encoded.parts) {
       part.bytes = ownBuffer(part.bytes);
       transfer.push(part.bytes.buffer as ArrayBuffer);

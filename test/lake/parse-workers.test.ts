@@ -91,10 +91,14 @@ async function contents(dir: string) {
   return { rows, quarantine };
 }
 
-/** A run's summary without its timings. */
+/**
+ * A run's summary without its timings, nor how many Parquet files it wrote: a piece ends its last batch
+ * early, so batches (and with them the points where a partition's file rolls) fall elsewhere than on the
+ * writing thread, while the rows stored are the same (`contents`).
+ */
 function counts(summary: RunSummary) {
-  const { duration_ms: _, ...rest } = summary;
-  return rest;
+  const { duration_ms: _, files_written: __, ...rest } = summary;
+  return { ...rest, inputs: rest.inputs.map(({ files: ___, ...input }) => input) };
 }
 
 async function expectNoSecrets(dir: string) {

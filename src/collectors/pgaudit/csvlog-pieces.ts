@@ -68,8 +68,9 @@ function parseCsvlogPiece(job: PieceJob, finish: (batch: Batch) => Batch = (batc
       end = nl >= start ? nl + 1 : bytes.length;
     }
     const { text, invalidLines } = decodeLines(bytes.subarray(start, end), line);
-    reader.push({ text, firstLine: line, invalidLines, last: job.final && end === bytes.length });
-    for (let full = b.take(); full; full = b.take()) batches.push(finish(full));
+    // Batches exactly as the sequential reader cuts them, so files roll at the same rows.
+    for (const full of reader.read({ text, firstLine: line, invalidLines, last: job.final && end === bytes.length }))
+      batches.push(finish(full));
     line += countNewlines(text);
     start = end;
     if (end === bytes.length) break;

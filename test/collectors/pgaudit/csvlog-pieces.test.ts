@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CollectorInput } from '../../../src/collectors/contract.js';
 import { pgauditCollector } from '../../../src/collectors/pgaudit/collector.js';
 import { csvlogPieces } from '../../../src/collectors/pgaudit/csvlog-pieces.js';
+import { ENCODE_CHARS } from '../../../src/lake/staging-row.js';
 import { ParsePool } from '../../../src/pipeline/parse-pool.js';
 import { pieceBatches } from '../../../src/pipeline/pieces.js';
 import { createSqlRedactor, redactBatch } from '../../../src/redact/index.js';
@@ -39,7 +40,7 @@ async function gather(batches: AsyncIterable<Batch>) {
 }
 
 /** Workers redact (built-in rules) before they encode; sequential reading is redacted after the collector, by the pipeline. */
-const NO_STAGES = { redact: createSqlRedactor().patterns, transforms: [] };
+const NO_STAGES = { redact: createSqlRedactor().patterns, transforms: [], encodePieceBytes: ENCODE_CHARS };
 
 async function* redacted(batches: AsyncIterable<Batch>): AsyncIterable<Batch> {
   const redactor = createSqlRedactor();
