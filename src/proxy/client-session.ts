@@ -10,7 +10,7 @@ import { parseCancelRequest, parseStartupMessage } from './frontend-messages.js'
 import type { HostPort } from './options.js';
 import { MessageFormatError } from './reader.js';
 import { clockMicros } from './session-events.js';
-import { RECORDED_BACKEND, RECORDED_FRONTEND, SessionRecorder } from './session-recorder.js';
+import { BODILESS_BACKEND, BODILESS_FRONTEND, RECORDED_BACKEND, RECORDED_FRONTEND, SessionRecorder } from './session-recorder.js';
 import { SocketWriter } from './socket-writer.js';
 import { connectUpstream, type UpstreamTls } from './upstream.js';
 
@@ -153,9 +153,18 @@ export class ClientSession {
     const start = clockMicros();
     const sessionId = `${Math.floor(start / 1e6).toString(16)}.${ctx.nextSessionNumber().toString(16)}`;
     const parserOptions = { maxBody: ctx.limits.maxRecordedBytes, budget: ctx.parseBudget };
-    this.fparser = new FrameParser(this.onClientMessage, { startup: true, wanted: RECORDED_FRONTEND, ...parserOptions });
+    this.fparser = new FrameParser(this.onClientMessage, {
+      startup: true,
+      wanted: RECORDED_FRONTEND,
+      bodiless: BODILESS_FRONTEND,
+      ...parserOptions,
+    });
     this.fparser.lengthLimit = MAX_AUTH_MESSAGE;
-    this.bparser = new FrameParser((code, body) => this.recorder.backend(code, body), { wanted: RECORDED_BACKEND, ...parserOptions });
+    this.bparser = new FrameParser((code, body) => this.recorder.backend(code, body), {
+      wanted: RECORDED_BACKEND,
+      bodiless: BODILESS_BACKEND,
+      ...parserOptions,
+    });
     this.recorder = new SessionRecorder(
       {
         sessionId,
@@ -501,6 +510,7 @@ export class ClientSession {
 
   private feed(parser: FrameParser, chunk: Buffer, direction: 'client' | 'server'): void {
     if (!this.recording) return;
+    this.recorder.chunkTime = clockMicros();
     try {
       parser.feed(chunk);
     } catch (err) {
@@ -515,6 +525,8 @@ export class ClientSession {
       this.client.destroy();
       this.upstream?.destroy();
       return;
+    } finally {
+      this.recorder.chunkTime = 0;
     }
     this.ctx.counters.recorderFailures += this.recorder.failures;
     this.recorder.failures = 0;
