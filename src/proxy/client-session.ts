@@ -10,7 +10,8 @@ import { parseCancelRequest, parseStartupMessage } from './frontend-messages.js'
 import type { HostPort } from './options.js';
 import { MessageFormatError } from './reader.js';
 import { clockMicros } from './session-events.js';
-import { RECORDED_BACKEND, RECORDED_FRONTEND, SessionRecorder } from './session-recorder.js';
+import { BODILESS_BACKEND, BODILESS_FRONTEND, RECORDED_BACKEND, RECORDED_FRONTEND, SessionRecorder } from './session-recorder.js';
+import { SocketWriter } from './socket-writer.js';
 import { connectUpstream, type UpstreamTls } from './upstream.js';
 
 /**
@@ -70,6 +71,8 @@ export interface SessionContext {
   log(message: string, fields: Record<string, unknown>): void;
   /** Counters the proxy reports in its stats. */
   counters: SessionCounters;
+  /** Relay writes below the stream layer where the socket allows it (see `SocketWriter`). */
+  directWrites?: boolean;
 }
 
 /** Counters sessions add to. */
@@ -94,7 +97,7 @@ type Stage =
   | { name: 'startup'; fed: number; sslAt: number | null; sslRequested: boolean; gssRequested: boolean }
   | { name: 'connecting'; startupPacket: Buffer; queued: Buffer[]; queuedBytes: number }
   | { name: 'auth'; upstream: Endpoint }
-  | { name: 'relay'; upstream: Endpoint }
+  | { name: 'relay'; upstream: SocketWriter }
   | { name: 'closing' };
 
 /** Bytes the server socket reads at once into its reusable buffer (libuv's default read size). */
@@ -134,6 +137,10 @@ export class ClientSession {
   private upstreamBuffer: Buffer | null = null;
   /** Where the client socket reads into (until TLS, which reads through its own layer); likewise. */
   private clientBuffer: Buffer | null = null;
+  /** Relays server bytes to the client (below the stream layer where it can). */
+  private clientWriter: SocketWriter;
+  /** Relays client bytes to the server; set once it is connected. */
+  private upstreamWriter: SocketWriter | null = null;
 
   constructor(
     accepted: Socket,
@@ -141,13 +148,23 @@ export class ClientSession {
   ) {
     const socket = readingInto(accepted, { buffer: this.clientReadBuffer, callback: this.onClientRead });
     this.client = socket;
+    this.clientWriter = new SocketWriter(socket, this.onClientWritten, ctx.directWrites);
     this.tokens = ctx.limits.eventsPerSecond;
     const start = clockMicros();
     const sessionId = `${Math.floor(start / 1e6).toString(16)}.${ctx.nextSessionNumber().toString(16)}`;
     const parserOptions = { maxBody: ctx.limits.maxRecordedBytes, budget: ctx.parseBudget };
-    this.fparser = new FrameParser(this.onClientMessage, { startup: true, wanted: RECORDED_FRONTEND, ...parserOptions });
+    this.fparser = new FrameParser(this.onClientMessage, {
+      startup: true,
+      wanted: RECORDED_FRONTEND,
+      bodiless: BODILESS_FRONTEND,
+      ...parserOptions,
+    });
     this.fparser.lengthLimit = MAX_AUTH_MESSAGE;
-    this.bparser = new FrameParser((code, body) => this.recorder.backend(code, body), { wanted: RECORDED_BACKEND, ...parserOptions });
+    this.bparser = new FrameParser((code, body) => this.recorder.backend(code, body), {
+      wanted: RECORDED_BACKEND,
+      bodiless: BODILESS_BACKEND,
+      ...parserOptions,
+    });
     this.recorder = new SessionRecorder(
       {
         sessionId,
@@ -213,6 +230,11 @@ export class ClientSession {
     socket.on('drain', () => this.upstream?.resume());
   }
 
+  /** A direct write to the client that libuv had queued is done: read from the server again. */
+  private readonly onClientWritten = (): void => {
+    this.upstream?.resume();
+  };
+
   private readonly clientReadBuffer = (): Buffer => {
     this.clientBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
     return this.clientBuffer;
@@ -221,7 +243,7 @@ export class ClientSession {
   private readonly onClientRead = (nread: number, buffer: Uint8Array): boolean => {
     this.onData((buffer as Buffer).subarray(0, nread));
     // A write the server socket has not finished still refers to these bytes: the next read goes elsewhere.
-    if (this.upstream !== null && this.upstream.writableLength > 0) this.clientBuffer = null;
+    if (this.upstreamWriter?.holding) this.clientBuffer = null;
     return true;
   };
 
@@ -321,6 +343,7 @@ export class ClientSession {
     raw.removeAllListeners('drain');
     const secure = new TLSSocket(raw, { isServer: true, secureContext: this.ctx.tlsContext as SecureContext });
     this.client = secure;
+    this.clientWriter = new SocketWriter(secure, this.onClientWritten, false);
     this.recorder.info.clientTls = true;
     if (this.stage.name === 'startup') this.stage.sslAt = null;
     this.attachClient(secure);
@@ -392,6 +415,7 @@ export class ClientSession {
       return;
     }
     this.upstream = upstream;
+    this.upstreamWriter = new SocketWriter(upstream, () => this.resume('upstream-full'), this.ctx.directWrites);
     upstream.write(Buffer.concat([stage.startupPacket, ...stage.queued]));
     this.stage = { name: 'auth', upstream };
     if (this.ctx.upstreamTls.mode !== 'disable') upstream.on('data', this.onUpstreamData);
@@ -411,12 +435,12 @@ export class ClientSession {
   private readonly onUpstreamRead = (nread: number, buffer: Uint8Array): boolean => {
     this.onUpstreamData((buffer as Buffer).subarray(0, nread));
     // A write the client socket has not finished still refers to these bytes: the next read goes elsewhere.
-    if (this.client.writableLength > 0) this.upstreamBuffer = null;
+    if (this.clientWriter.holding) this.upstreamBuffer = null;
     return true;
   };
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
-    if (!this.clientClosed && !this.client.write(chunk)) this.upstream?.pause();
+    if (!this.clientClosed && !this.clientWriter.write(chunk)) this.upstream?.pause();
     this.feed(this.bparser, chunk, 'server');
     const stage = this.stage;
     if (stage.name === 'auth' && this.recorder.authenticated) {
@@ -427,7 +451,7 @@ export class ClientSession {
       }
       clearTimeout(this.authTimer);
       this.fparser.lengthLimit = 0x7fffffff;
-      this.stage = { name: 'relay', upstream: stage.upstream };
+      this.stage = { name: 'relay', upstream: this.upstreamWriter as SocketWriter };
       this.ctx.onAuthenticated(this);
     }
     if (this.paused.has('pending') && this.recorder.pendingCount <= this.ctx.limits.maxPending / 2) this.resume('pending');
@@ -486,6 +510,7 @@ export class ClientSession {
 
   private feed(parser: FrameParser, chunk: Buffer, direction: 'client' | 'server'): void {
     if (!this.recording) return;
+    this.recorder.chunkTime = clockMicros();
     try {
       parser.feed(chunk);
     } catch (err) {
@@ -500,6 +525,8 @@ export class ClientSession {
       this.client.destroy();
       this.upstream?.destroy();
       return;
+    } finally {
+      this.recorder.chunkTime = 0;
     }
     this.ctx.counters.recorderFailures += this.recorder.failures;
     this.recorder.failures = 0;

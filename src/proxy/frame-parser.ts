@@ -22,6 +22,11 @@ export interface FrameParserOptions {
    * proxy relays DataRow and CopyData without looking inside. Default: every message.
    */
   wanted?: Iterable<number>;
+  /**
+   * Type bytes (among the wanted) whose arrival the handler needs but not their body, e.g. ParseComplete or
+   * ReadyForQuery: it gets an empty buffer, so no view is made and no split body is copied.
+   */
+  bodiless?: Iterable<number>;
   /** Bodies larger than this are cut to this size ({@link FrameParser.truncated} says so). Default 1 MiB. */
   maxBody?: number;
   /** Bytes shared by every parser for bodies split across chunks; a body that finds it spent is cut further. */
@@ -49,6 +54,12 @@ export class ByteBudget {
 
 /** Prefix every body keeps even when the budget is spent. */
 const BUDGET_FLOOR = 4096;
+/** What a bodiless message's handler gets. */
+const EMPTY = Buffer.alloc(0);
+/** Values of the per-code table besides 0 (skipped): body handed out, or handed out empty. */
+const BODY = 1;
+const NO_BODY = 2;
+
 /** Default of {@link FrameParserOptions.maxBody}. */
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 
@@ -93,8 +104,9 @@ export class FrameParser {
     this.maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
     this.budget = options.budget ?? null;
     this.wanted = new Uint8Array(256);
-    if (options.wanted) for (const code of options.wanted) this.wanted[code] = 1;
-    else this.wanted.fill(1);
+    if (options.wanted) for (const code of options.wanted) this.wanted[code] = BODY;
+    else this.wanted.fill(BODY);
+    if (options.bodiless) for (const code of options.bodiless) if (this.wanted[code] === BODY) this.wanted[code] = NO_BODY;
   }
 
   /** True until a StartupMessage has been seen on a client stream parsed with `startup`. */
@@ -135,7 +147,7 @@ export class FrameParser {
         this.bodyLeft -= take;
         if (this.bodyLeft === 0) {
           this.inBody = false;
-          const body = this.body;
+          const body = this.body ?? (this.want() === NO_BODY ? EMPTY : null);
           this.body = null;
           this.complete(body);
           this.release();
@@ -172,14 +184,15 @@ export class FrameParser {
       this.bodyLength = bodyLength;
       if (end - pos >= bodyLength) {
         // Fast path: the whole body is in this chunk; hand out a view, no copy.
-        this.complete(this.isWanted() ? chunk.subarray(pos, pos + bodyLength) : null);
+        const want = this.want();
+        this.complete(want === BODY ? chunk.subarray(pos, pos + bodyLength) : want === NO_BODY ? EMPTY : null);
         pos += bodyLength;
         continue;
       }
       this.inBody = true;
       this.bodyLeft = bodyLength;
       this.bodyFill = 0;
-      if (this.isWanted()) {
+      if (this.want() === BODY) {
         const wanted = Math.min(bodyLength, this.maxBody);
         const size = this.budget ? this.budget.take(wanted, BUDGET_FLOOR) : wanted;
         this.granted = this.budget ? size : 0;
@@ -195,9 +208,9 @@ export class FrameParser {
     return this.startup ? 4 : 5;
   }
 
-  private isWanted(): boolean {
-    // Startup packets are always wanted: the proxy must see every one of them.
-    return this.startup || this.wanted[this.code] === 1;
+  private want(): number {
+    // Startup packets are always wanted whole: the proxy must see every one of them.
+    return this.startup ? BODY : this.wanted[this.code];
   }
 
   private checkLength(length: number): boolean {

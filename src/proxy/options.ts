@@ -85,6 +85,10 @@ export const proxyOptionsSchema = z
       .boolean()
       .default(true)
       .describe('Record bound parameter values (pgAudit log_parameter); secret ones are redacted either way.'),
+    directWrites: z
+      .boolean()
+      .default(true)
+      .describe('Relay plain TCP writes through the socket handle, below the stream layer (false: through socket.write).'),
     redact: redactConfigSchema.optional().describe('Extra redaction patterns on top of the built-in PASSWORD rule.'),
     instanceId: z
       .string()

@@ -240,6 +240,7 @@ function sessionContext(
     parseBudget: new ByteBudget(options.parseBudgetBytes),
     redactor: createSqlRedactor(options.redact),
     recordParameters: options.recordParameters,
+    directWrites: options.directWrites,
     sink: queue,
     instanceId,
     cancelKeys: new Map(),

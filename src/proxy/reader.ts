@@ -63,6 +63,11 @@ export class BodyReader {
 
   /** A NUL-terminated UTF-8 string. */
   cstring(): string {
+    // The unnamed statement and portal: the common case, without a search or a decode.
+    if (this.body[this.offset] === 0) {
+      this.offset++;
+      return '';
+    }
     const end = this.body.indexOf(0, this.offset);
     if (end < 0) throw new MessageFormatError('string without terminating NUL');
     const s = this.body.toString('utf8', this.offset, end);

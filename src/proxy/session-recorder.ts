@@ -98,6 +98,8 @@ const NO_SUBJECT: Subject = { text: null, parameters: null, extras: null };
 
 /** Frontend message types the recorder reads; CopyData is only counted. */
 export const RECORDED_FRONTEND = Object.values(Frontend).filter((code) => code !== Frontend.CopyData);
+/** Frontend message types whose arrival the recorder counts but whose body it never reads. */
+export const BODILESS_FRONTEND = [Frontend.Sync, Frontend.Flush, Frontend.CopyDone, Frontend.CopyFail, Frontend.Terminate];
 /** Backend message types the recorder reads; DataRow, CopyData, notices and notifications are not. */
 export const RECORDED_BACKEND = [
   Backend.Authentication,
@@ -118,6 +120,20 @@ export const RECORDED_BACKEND = [
   Backend.ReadyForQuery,
   Backend.RowDescription,
 ];
+/** Backend message types whose arrival the recorder needs but whose body it never reads. */
+export const BODILESS_BACKEND = [
+  Backend.BindComplete,
+  Backend.CloseComplete,
+  Backend.CopyInResponse,
+  Backend.CopyOutResponse,
+  Backend.EmptyQueryResponse,
+  Backend.FunctionCallResponse,
+  Backend.NoData,
+  Backend.ParseComplete,
+  Backend.PortalSuspended,
+  Backend.ReadyForQuery,
+  Backend.RowDescription,
+];
 
 /** See the module comment. */
 export class SessionRecorder {
@@ -131,6 +147,11 @@ export class SessionRecorder {
   fatal: ErrorFields | null = null;
   /** Messages whose recording failed unexpectedly (a bug); each cost its own event only. */
   failures = 0;
+  /**
+   * When the chunk being parsed was read (microseconds), set by the session around each one: every message
+   * of a chunk arrived then, and the clock is read once per chunk instead of once per message. 0: read it.
+   */
+  chunkTime = 0;
   private phase: 'new' | 'startup' | 'ready' | 'ended' = 'new';
   private startupIndex = 0;
   private upstreamTls = false;
@@ -282,7 +303,7 @@ export class SessionRecorder {
   }
 
   private onFrontend(code: number, body: Buffer, index: number, fullLength: number | null): void {
-    const sent = { index, start: clockMicros() };
+    const sent = { index, start: this.now() };
     switch (code) {
       case Frontend.Query: {
         const text = fullLength === null ? parseQuery(body) : prefixText(body, 0);
@@ -367,9 +388,8 @@ export class SessionRecorder {
         const c = parseCommandComplete(body);
         if (p?.kind === 'Execute') {
           this.shift();
-          this.completed(p, c.command, c.rows, clockMicros());
-        } else if (p?.kind === 'Query')
-          p.outcomes.push({ time: clockMicros(), command: c.command, rows: c.rows, copy: p.copy, error: null });
+          this.completed(p, c.command, c.rows, this.now());
+        } else if (p?.kind === 'Query') p.outcomes.push({ time: this.now(), command: c.command, rows: c.rows, copy: p.copy, error: null });
         if (p && 'copy' in p) p.copy = null;
         return;
       }
@@ -410,7 +430,7 @@ export class SessionRecorder {
         if (p && 'copy' in p) p.copy = code === Backend.CopyInResponse ? 'in' : 'out';
         return;
       case Backend.FunctionCallResponse:
-        if (p?.kind === 'FunctionCall') this.completed(p, 'FUNCTION CALL', null, clockMicros(), 'FUNCTION');
+        if (p?.kind === 'FunctionCall') this.completed(p, 'FUNCTION CALL', null, this.now(), 'FUNCTION');
         return;
       case Backend.Authentication:
         if (parseAuthentication(body) === Auth.Ok) this.authOk = true;
@@ -434,11 +454,11 @@ export class SessionRecorder {
     this.outcomeRecorded = true;
     this.emit({
       eventClass: 'CONNECT',
-      time: clockMicros(),
+      time: this.now(),
       ref: this.ref(this.startupIndex),
       success: true,
       statementId: this.startupIndex,
-      durationMs: (clockMicros() - this.info.startMicros) / 1000,
+      durationMs: (this.now() - this.info.startMicros) / 1000,
       extras: { client_tls: this.info.clientTls, upstream_tls: this.upstreamTls },
     });
   }
@@ -461,7 +481,7 @@ export class SessionRecorder {
   }
 
   private error(e: ErrorFields, p: Pending | null): void {
-    const time = clockMicros();
+    const time = this.now();
     if (e.severity === 'FATAL' || e.severity === 'PANIC') this.fatal = e;
     if (this.phase === 'startup') {
       if (this.outcomeRecorded) return;
@@ -537,7 +557,7 @@ export class SessionRecorder {
   private suspended(p: Extract<Pending, { kind: 'Execute' }>): void {
     const subject = { ...p.subject, extras: { ...p.subject.extras, portal_suspended: true } };
     const c = classifyText(p.subject.text, p.copy);
-    this.statementEvent(p, { subject, start: p.start, c, time: clockMicros(), rows: null, error: null, sub: 1 });
+    this.statementEvent(p, { subject, start: p.start, c, time: this.now(), rows: null, error: null, sub: 1 });
   }
 
   private finishQuery(p: Extract<Pending, { kind: 'Query' }>, last: Outcome | null): void {
@@ -617,6 +637,10 @@ export class SessionRecorder {
   private emit(f: EventFacts): void {
     this.sink.push(buildEvent(this.info, this.who, this.seq++, f, f.time));
     this.onEvent();
+  }
+
+  private now(): number {
+    return this.chunkTime || clockMicros();
   }
 
   private ref(index: number): string {

@@ -32,6 +32,23 @@ const stream = Buffer.concat([
 const whole = frames([stream]).frames;
 
 describe('FrameParser', () => {
+  it('hands bodiless messages over with an empty body, whole or split at every offset', () => {
+    const copy = message('d', Buffer.alloc(3000, 0x61));
+    const input = Buffer.concat([message('X', Buffer.from('ignored')), query('select 1'), copy, message('S')]);
+    const options = { wanted: [Frontend.Query, Frontend.Sync, Frontend.Terminate], bodiless: [Frontend.Terminate, Frontend.Sync] };
+    const expected: Frame[] = [
+      [Frontend.Terminate, ''],
+      [Frontend.Query, Buffer.from('select 1\0').toString('hex')],
+      [Frontend.Sync, ''],
+    ];
+    expect(frames([input], options).frames).toEqual(expected);
+    for (let cut = 1; cut < input.length; cut += 7) {
+      const { frames: got, parser } = frames([input.subarray(0, cut), input.subarray(cut)], options);
+      expect(got).toEqual(expected);
+      expect(parser.messages).toBe(4);
+    }
+  });
+
   it('reports the startup packets with pseudo codes, then typed messages', () => {
     expect(whole.map(([code]) => code)).toEqual([
       Startup.SSLRequest,
