@@ -44,17 +44,12 @@ export class CsvlogReader {
     return found;
   }
 
-  /** Reads one chunk; the records it completes go to the batch builder. */
-  push(chunk: TextChunk): void {
-    for (const _ of this.read(chunk, false));
-  }
-
   /**
-   * Reads one chunk and yields each batch as soon as it is full (with `take`), so a chunk's events are
+   * Reads one chunk and yields each batch as soon as it is full, so a chunk's events are
    * not all alive at once: a 2 MB chunk holds thousands of records, and events that outlive a young
    * collection are copied and promoted, which made garbage collection a fifth of ingest's main thread.
    */
-  *read(chunk: TextChunk, take = true): Generator<Batch> {
+  *read(chunk: TextChunk): Generator<Batch> {
     const b = this.b;
     for (const line of chunk.invalidLines) this.invalid.add(line);
     for (const item of this.reader.push(chunk.text, chunk.last)) {
@@ -67,10 +62,8 @@ export class CsvlogReader {
         if (typeof record === 'string') b.reject(ref, record, item.raw);
         else b.add(record, item.line, ref, item.raw);
       }
-      if (take) {
-        const full = b.take();
-        if (full) yield full;
-      }
+      const full = b.take();
+      if (full) yield full;
     }
   }
 }
