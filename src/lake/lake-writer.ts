@@ -15,7 +15,7 @@ import {
 import { AppendedPart } from './appended-part.js';
 import { removeInputFromCompacted } from './compacted-files.js';
 import { recoverCompactions } from './compaction-journal.js';
-import { openDuckDbInstance } from './duckdb.js';
+import { openDuckDbInstance, returnFreedMemory } from './duckdb.js';
 import { STAGING_KEY } from './fs-storage.js';
 import type { Signer } from './integrity/signers.js';
 import { acquireLakeLock, type LakeLock } from './lake-lock.js';
@@ -62,6 +62,13 @@ export function eventWriterFromEnv(env: NodeJS.ProcessEnv = process.env): EventW
  * while the next is parsed (and within its memory limit), large enough per input; `auditlake compact`
  * merges files toward Athena's preferred sizes.
  */
+/**
+ * DuckDB threads of a writer's own database. One: conversions run while the next rows are parsed, and
+ * parsing is the slower side, so a second thread measured no faster on a 200 MB log and cost about 50 MB
+ * more memory.
+ */
+const WRITER_DUCKDB_THREADS = 1;
+
 export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 128 * 1024 * 1024, parquet: DEFAULT_PARQUET };
 
 /** Removes everything in a folder, keeping the folder. */
@@ -122,6 +129,8 @@ export class LakeWriter {
     private readonly lock: LakeLock | null,
     /** The appending connection of the `append` writer (null: events are staged as CSV). */
     readonly appendConnection: DuckDBConnection | null,
+    /** True when the writer opened its own DuckDB, whose settings are then its own to change. */
+    private readonly ownsDuckDb: boolean,
   ) {}
 
   /**
@@ -142,19 +151,17 @@ export class LakeWriter {
       await recoverCompactions(storage, options.signer ?? null);
       const recovered = await recoverUnits(storage, hooks);
       const stagingDir = await storage.stagingDir();
-      // One DuckDB thread: conversions run while the next rows are parsed, and parsing is the slower
-      // side, so a second thread measured no faster on a 200 MB log and cost about 50 MB more memory.
       // Staged rows and DuckDB spill files of killed runs: with the lock held, no live writer owns any.
       if (lock && storage.localPath(STAGING_KEY) === stagingDir) await clearFolder(stagingDir);
       const writer = options.writer ?? eventWriterFromEnv();
       let instance: DuckDBInstance | null = null;
       if (!duck) {
-        instance = await openDuckDbInstance({ memoryLimit: '256MB', threads: 1, tempDirectory: stagingDir });
+        instance = await openDuckDbInstance({ memoryLimit: '256MB', threads: WRITER_DUCKDB_THREADS, tempDirectory: stagingDir });
         duck = await instance.connect();
       }
       // Appending needs a second connection of the same database: the previous part's COPY runs on the first.
       const appendConnection = writer === 'append' && instance ? await instance.connect() : null;
-      return new LakeWriter(storage, options, duck, stagingDir, hooks, recovered, lock, appendConnection);
+      return new LakeWriter(storage, options, duck, stagingDir, hooks, recovered, lock, appendConnection, instance !== null);
     } catch (e) {
       await lock?.release();
       throw e;
@@ -187,6 +194,8 @@ export class LakeWriter {
         staged instanceof AppendedPart
           ? await staged.convert(this.duck, parquet, this.options.parquet)
           : await convertStagedCsv(this.duck, staged.path, parquet, this.options.parquet, fields);
+      // Before the next rows are parsed beside the next conversion: the peak is where the two overlap.
+      if (this.ownsDuckDb) await returnFreedMemory(this.duck, WRITER_DUCKDB_THREADS);
       if (rows !== staged.rows) throw new Error(`Parquet conversion of ${name} wrote ${rows} rows, ${staged.rows} were staged`);
       return parquet;
     } catch (e) {

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DUCKDB_TYPES, EVENT_FIELDS, type FieldSpec } from '../schema/index.js';
+import { MAX_ROW_BYTES } from './staging-row.js';
 
 /** Parquet settings shared by every file the lake writes. */
 export interface ParquetOptions {
@@ -10,12 +11,13 @@ export interface ParquetOptions {
   /**
    * Bytes per row group, whichever limit comes first. DuckDB buffers a row group per thread while it
    * writes; with wide audit rows 122,880 rows ran it out of its 256 MB limit on a 270 MB staged file,
-   * while a 16 MB cap kept it at the same speed in about 340 MB of RSS.
+   * while a 16 MB cap kept it at the same speed in about 340 MB of RSS. 8 MB took another 10-15 MB off
+   * an ingest's peak; compaction rewrites small files into larger row groups anyway.
    */
   rowGroupBytes?: string;
 }
 
-export const DEFAULT_PARQUET: ParquetOptions = { compression: 'zstd', rowGroupSize: 122_880, rowGroupBytes: '16MB' };
+export const DEFAULT_PARQUET: ParquetOptions = { compression: 'zstd', rowGroupSize: 122_880, rowGroupBytes: '8MB' };
 
 /** Escapes a path or text for a single-quoted SQL literal. */
 export function sqlString(text: string): string {
@@ -40,6 +42,13 @@ export function stagedColumn(field: FieldSpec): { staged: string; select: string
 export type FieldList = readonly FieldSpec[];
 
 /**
+ * DuckDB's CSV read buffer: it must hold the longest row (`MAX_ROW_BYTES`) with room to spare. Its
+ * default, and the 16 MiB used before, took 16-32 MB of each conversion; this saved about 20 MB of an
+ * ingest's peak for no measurable time.
+ */
+const CSV_READ_BUFFER_BYTES = MAX_ROW_BYTES + 1024 * 1024;
+
+/**
  * A query reading a staged CSV file (see `staging-row.ts`) as rows of the stored types. The line ending
  * is given (`new_line`): left to guess, DuckDB took a carriage return inside the first row's quoted text
  * for the line ending and failed the whole file.
@@ -49,7 +58,7 @@ export function stagedSelect(stagedPath: string, fields: FieldList = EVENT_FIELD
   const columnTypes = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.staged)}`).join(', ');
   return `SELECT ${columns.map((c) => c.select).join(', ')}
     FROM read_csv(${sqlString(stagedPath)}, header = false, delim = ',', quote = '"', escape = '"', new_line = '\\n',
-      allow_quoted_nulls = false, strict_mode = true, auto_detect = false, max_line_size = 8388608, buffer_size = 16777216,
+      allow_quoted_nulls = false, strict_mode = true, auto_detect = false, max_line_size = ${MAX_ROW_BYTES}, buffer_size = ${CSV_READ_BUFFER_BYTES},
       columns = {${columnTypes}})`;
 }
 

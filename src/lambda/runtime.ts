@@ -3,6 +3,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { createDasDecoder, type DasDecoder } from '../collectors/das/index.js';
 import { kmsSigner } from '../lake/integrity/signers.js';
 import { DEFAULT_LAKE_WRITER, LakeWriter } from '../lake/lake-writer.js';
+import { useLeanHeap } from '../lake/lean-heap.js';
 import { S3Storage } from '../lake/s3-storage.js';
 import { type BatchTransform, createPoliciesStage } from '../pipeline/policies-stage.js';
 import { createRulesStage, type RulesStage } from '../pipeline/rules-stage.js';
@@ -33,6 +34,7 @@ export interface Runtime {
 export async function createRuntime(config: LambdaConfig): Promise<Runtime> {
   // DuckDB looks for a home directory; a Lambda container has none, and only /tmp is writable.
   process.env.HOME ??= tmpdir();
+  useLeanHeap();
   const storage = new S3Storage(config.lakeUrl, { sseKmsKeyId: config.sseKmsKeyId });
   const rules = await loadRules(config.rulesDir);
   const signer = config.signKmsKeyId ? await kmsSigner(config.signKmsKeyId) : null;

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { knownFormats } from '../../collectors/registry.js';
 import { FsStorage } from '../../lake/fs-storage.js';
 import { DEFAULT_LAKE_WRITER, LakeWriter } from '../../lake/lake-writer.js';
+import { useLeanHeap } from '../../lake/lean-heap.js';
 import { isS3Url } from '../../lake/s3-storage.js';
 import { DEFAULT_BATCH_SIZE, ingestFiles } from '../../pipeline/ingest.js';
 import { parseInputUrl, s3InputSet } from '../../pipeline/s3-inputs.js';
@@ -246,6 +247,7 @@ export const ingestCommand: Command = {
     // Set before the lake is locked and kept until it is closed, so no signal finds the run without them.
     const stop = new AbortController();
     const removeSignals = stream ? () => {} : onStopSignal((signal) => stop.abort(signal));
+    useLeanHeap();
     const lake = await LakeWriter.open(
       storage,
       { rollBytes: rollMb * 1024 * 1024, parquet: { ...DEFAULT_LAKE_WRITER.parquet, compression }, signer: await signerFrom(values) },
