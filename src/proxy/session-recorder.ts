@@ -13,8 +13,8 @@ import {
 import { type Classification, type CopyDirection, classifyTag, classifyText } from './classify.js';
 import { Auth, Backend, Frontend, frontendName } from './codes.js';
 import type { EventSink } from './event-queue.js';
-import { parseBind, parseClose, parseDescribe, parseExecute, parseFunctionCall, parseParse, parseQuery } from './frontend-messages.js';
-import { parameterExtras, recordParameters } from './parameters.js';
+import { parseClose, parseDescribe, parseExecute, parseFunctionCall, parseParse, parseQuery } from './frontend-messages.js';
+import { readBind } from './parameters.js';
 import { BodyReader, MessageFormatError } from './reader.js';
 import { buildEvent, clockMicros, type EventFacts, type SessionIdentity, type SessionInfo } from './session-events.js';
 import { splitStatements } from './sql-text.js';
@@ -94,6 +94,7 @@ export interface RecorderOptions {
   recordParameters: boolean;
 }
 
+const NO_TYPES: readonly number[] = [];
 const NO_SUBJECT: Subject = { text: null, parameters: null, extras: null };
 
 /** Frontend message types the recorder reads; CopyData is only counted. */
@@ -368,15 +369,9 @@ export class SessionRecorder {
       this.portals.set(portal, subject);
       return subject;
     }
-    const m = parseBind(body);
+    const m = readBind(body, this.typesOf, this.options.recordParameters);
     const prepared = this.statements.get(m.statement);
-    let subject: Subject;
-    if (this.options.recordParameters) {
-      const params = recordParameters(m, prepared?.types ?? []);
-      subject = { text: prepared?.text ?? null, parameters: params.values, extras: mergeExtras(prepared?.extras, parameterExtras(params)) };
-    } else {
-      subject = { text: prepared?.text ?? null, parameters: null, extras: prepared?.extras ?? null };
-    }
+    const subject = { text: prepared?.text ?? null, parameters: m.values, extras: mergeExtras(prepared?.extras, m.extras) };
     this.portals.set(m.portal, subject);
     return subject;
   }
@@ -611,6 +606,9 @@ export class SessionRecorder {
       extras: f.subject.extras,
     });
   }
+
+  /** Parameter type OIDs known for a prepared statement (0 = unspecified). */
+  private readonly typesOf = (statement: string): readonly number[] => this.statements.get(statement)?.types ?? NO_TYPES;
 
   private learnTypes(name: string, types: number[]): void {
     const prepared = this.statements.get(name);
