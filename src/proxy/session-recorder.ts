@@ -50,22 +50,34 @@ interface Subject {
   extras: Record<string, unknown> | null;
 }
 
-/** When a message was sent: per-session index (1-based, the startup packets included) and clock. */
-interface Sent {
+/** What the client sent. */
+type RequestKind = 'Query' | 'Execute' | 'FunctionCall' | 'Parse' | 'Bind' | 'Describe' | 'Close' | 'Sync';
+
+/**
+ * A client message waiting for the server's answer. Every kind has the same fields (those it does not use
+ * are null or {@link NO_SUBJECT}), so the FIFO holds objects of one shape and the code reading its head
+ * sees one map instead of one per kind.
+ */
+interface Pending {
+  kind: RequestKind;
+  /** Per-session index of the message (1-based, the startup packets included). */
   index: number;
+  /** When it was sent (microseconds). */
   start: number;
+  /** What a Query, Execute, FunctionCall, Parse or Bind runs; {@link NO_SUBJECT} for the others. */
+  subject: Subject;
+  /** COPY under way: Query, Execute and FunctionCall only. */
+  copy: CopyDirection;
+  /** Completions of a Query's statements so far; null for the other kinds. */
+  outcomes: Outcome[] | null;
+  /** The prepared statement a Describe names, to learn its parameter types from ParameterDescription. */
+  statement: string | null;
 }
 
-/** A client message waiting for the server's answer, by what it is. */
-type Pending =
-  | (Sent & { kind: 'Query'; subject: Subject; copy: CopyDirection; outcomes: Outcome[] })
-  | (Sent & { kind: 'Execute'; subject: Subject; copy: CopyDirection })
-  | (Sent & { kind: 'FunctionCall'; subject: Subject; copy: CopyDirection })
-  | (Sent & { kind: 'Parse'; subject: Subject })
-  | (Sent & { kind: 'Bind'; subject: Subject })
-  /** Describe of a prepared statement names it, to learn its parameter types from ParameterDescription. */
-  | (Sent & { kind: 'Describe'; statement: string | null })
-  | (Sent & { kind: 'Close' | 'Sync' });
+/** Whether a request can start a COPY (only statements that run can). */
+function runs(kind: RequestKind): boolean {
+  return kind === 'Query' || kind === 'Execute' || kind === 'FunctionCall';
+}
 
 interface Prepared {
   text: string;
@@ -304,49 +316,49 @@ export class SessionRecorder {
   }
 
   private onFrontend(code: number, body: Buffer, index: number, fullLength: number | null): void {
-    const sent = { index, start: this.now() };
+    const start = this.now();
     switch (code) {
       case Frontend.Query: {
         const text = fullLength === null ? parseQuery(body) : prefixText(body, 0);
         const subject = { text, parameters: null, extras: truncation(body, fullLength) };
-        this.enqueue({ kind: 'Query', ...sent, subject, copy: null, outcomes: [] });
+        this.enqueue('Query', index, start, subject, []);
         return;
       }
       case Frontend.Parse: {
         const m = fullLength === null ? parseParse(body) : parsePrefix(body);
         const prepared = { text: m.text, types: m.paramTypes, extras: truncation(body, fullLength) };
         this.statements.set(m.name, prepared);
-        this.enqueue({ kind: 'Parse', ...sent, subject: { text: m.text, parameters: null, extras: prepared.extras } });
+        this.enqueue('Parse', index, start, { text: m.text, parameters: null, extras: prepared.extras });
         return;
       }
       case Frontend.Bind: {
         const subject = this.bind(body, fullLength);
-        this.enqueue({ kind: 'Bind', ...sent, subject });
+        this.enqueue('Bind', index, start, subject);
         return;
       }
       case Frontend.Execute: {
         const m = parseExecute(body);
-        this.enqueue({ kind: 'Execute', ...sent, subject: this.portals.get(m.portal) ?? NO_SUBJECT, copy: null });
+        this.enqueue('Execute', index, start, this.portals.get(m.portal) ?? NO_SUBJECT);
         return;
       }
       case Frontend.Describe: {
         const m = parseDescribe(body);
-        this.enqueue({ kind: 'Describe', ...sent, statement: m.kind === 'S' ? m.name : null });
+        this.enqueue('Describe', index, start, NO_SUBJECT, null, m.kind === 'S' ? m.name : null);
         return;
       }
       case Frontend.Close: {
         const m = parseClose(body);
         (m.kind === 'S' ? this.statements : this.portals).delete(m.name);
-        this.enqueue({ kind: 'Close', ...sent });
+        this.enqueue('Close', index, start);
         return;
       }
       case Frontend.Sync:
-        this.enqueue({ kind: 'Sync', ...sent });
+        this.enqueue('Sync', index, start);
         return;
       case Frontend.FunctionCall: {
         const m = parseFunctionCall(body);
         const subject = { text: null, parameters: null, extras: { function_oid: m.functionOid } };
-        this.enqueue({ kind: 'FunctionCall', ...sent, subject, copy: null });
+        this.enqueue('FunctionCall', index, start, subject);
         return;
       }
       case Frontend.Password:
@@ -384,8 +396,9 @@ export class SessionRecorder {
         if (p?.kind === 'Execute') {
           this.shift();
           this.completed(p, c.command, c.rows, this.now());
-        } else if (p?.kind === 'Query') p.outcomes.push({ time: this.now(), command: c.command, rows: c.rows, copy: p.copy, error: null });
-        if (p && 'copy' in p) p.copy = null;
+        } else if (p?.kind === 'Query')
+          (p.outcomes as Outcome[]).push({ time: this.now(), command: c.command, rows: c.rows, copy: p.copy, error: null });
+        if (p && runs(p.kind)) p.copy = null;
         return;
       }
       case Backend.ReadyForQuery:
@@ -422,7 +435,7 @@ export class SessionRecorder {
         return;
       case Backend.CopyInResponse:
       case Backend.CopyOutResponse:
-        if (p && 'copy' in p) p.copy = code === Backend.CopyInResponse ? 'in' : 'out';
+        if (p && runs(p.kind)) p.copy = code === Backend.CopyInResponse ? 'in' : 'out';
         return;
       case Backend.FunctionCallResponse:
         if (p?.kind === 'FunctionCall') this.completed(p, 'FUNCTION CALL', null, this.now(), 'FUNCTION');
@@ -510,7 +523,7 @@ export class SessionRecorder {
       return;
     }
     if (p.kind === 'Query') {
-      p.outcomes.push({ time, command: null, rows: null, copy: p.copy, error: e });
+      (p.outcomes as Outcome[]).push({ time, command: null, rows: null, copy: p.copy, error: e });
       return;
     }
     if (p.kind === 'FunctionCall') {
@@ -524,13 +537,7 @@ export class SessionRecorder {
     }
   }
 
-  private completed(
-    p: Extract<Pending, { kind: 'Execute' | 'FunctionCall' }>,
-    command: string,
-    rows: number | null,
-    time: number,
-    forced?: EventClass,
-  ): void {
+  private completed(p: Pending, command: string, rows: number | null, time: number, forced?: EventClass): void {
     const c = classifyTag(command, p.copy, p.subject.text);
     this.statementEvent(p, {
       subject: p.subject,
@@ -544,19 +551,19 @@ export class SessionRecorder {
   }
 
   private failed(p: Pending, e: ErrorFields, time: number): void {
-    const subject = 'subject' in p ? p.subject : NO_SUBJECT;
-    const c = classifyText(subject.text, 'copy' in p ? p.copy : null);
+    const subject = p.subject;
+    const c = classifyText(subject.text, p.copy);
     this.statementEvent(p, { subject, start: p.start, c, time, rows: null, error: e, sub: 1 });
   }
 
-  private suspended(p: Extract<Pending, { kind: 'Execute' }>): void {
+  private suspended(p: Pending): void {
     const subject = { ...p.subject, extras: { ...p.subject.extras, portal_suspended: true } };
     const c = classifyText(p.subject.text, p.copy);
     this.statementEvent(p, { subject, start: p.start, c, time: this.now(), rows: null, error: null, sub: 1 });
   }
 
-  private finishQuery(p: Extract<Pending, { kind: 'Query' }>, last: Outcome | null): void {
-    const outcomes = p.outcomes;
+  private finishQuery(p: Pending, last: Outcome | null): void {
+    const outcomes = p.outcomes as Outcome[];
     if (last) outcomes.push(last);
     if (outcomes.length === 0) {
       this.sink.skip('empty query');
@@ -580,7 +587,7 @@ export class SessionRecorder {
   }
 
   /** Emits the event of one statement, its text and secret parameters redacted. */
-  private statementEvent(p: Sent, f: StatementFacts): void {
+  private statementEvent(p: Pending, f: StatementFacts): void {
     let text = f.subject.text;
     let parameters = f.subject.parameters;
     if (text !== null) {
@@ -615,8 +622,15 @@ export class SessionRecorder {
     if (prepared) prepared.types = types;
   }
 
-  private enqueue(p: Pending): void {
-    this.fifo.push(p);
+  private enqueue(
+    kind: RequestKind,
+    index: number,
+    start: number,
+    subject: Subject = NO_SUBJECT,
+    outcomes: Outcome[] | null = null,
+    statement: string | null = null,
+  ): void {
+    this.fifo.push({ kind, index, start, subject, copy: null, outcomes, statement });
   }
 
   private shift(): Pending {
