@@ -1,4 +1,4 @@
-import { redactParameters, type SqlRedactor, scrubText } from '../redact/index.js';
+import { type RedactedStatement, redactParameters, type SqlRedactor, scrubText } from '../redact/index.js';
 import type { EventClass } from '../schema/index.js';
 import { rejected } from '../schema/index.js';
 import {
@@ -13,7 +13,15 @@ import {
 import { type Classification, type CopyDirection, classifyTag, classifyText } from './classify.js';
 import { Auth, Backend, Frontend, frontendName } from './codes.js';
 import type { EventSink } from './event-queue.js';
-import { parseClose, parseDescribe, parseExecute, parseFunctionCall, parseParse, parseQuery } from './frontend-messages.js';
+import {
+  type ParseMessage,
+  parseClose,
+  parseDescribe,
+  parseExecute,
+  parseFunctionCall,
+  parseParse,
+  parseQuery,
+} from './frontend-messages.js';
 import { readBind } from './parameters.js';
 import { BodyReader, MessageFormatError } from './reader.js';
 import { buildEvent, clockMicros, type EventFacts, type SessionIdentity, type SessionInfo } from './session-events.js';
@@ -176,6 +184,9 @@ export class SessionRecorder {
   private head = 0;
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, Subject>();
+  /** The last whole Parse (a copy of its body: read buffers are reused) and its reading. */
+  private lastParse: { bytes: Buffer; message: ParseMessage } | null = null;
+  private lastRedacted: { from: string; result: RedactedStatement } | null = null;
 
   constructor(
     readonly info: SessionInfo,
@@ -325,7 +336,7 @@ export class SessionRecorder {
         return;
       }
       case Frontend.Parse: {
-        const m = fullLength === null ? parseParse(body) : parsePrefix(body);
+        const m = fullLength === null ? this.parse(body) : parsePrefix(body);
         const prepared = { text: m.text, types: m.paramTypes, extras: truncation(body, fullLength) };
         this.statements.set(m.name, prepared);
         this.enqueue('Parse', index, start, { text: m.text, parameters: null, extras: prepared.extras });
@@ -368,6 +379,28 @@ export class SessionRecorder {
       default:
         this.sink.skip(frontendName(code));
     }
+  }
+
+  /**
+   * A whole Parse. Clients that do not name statements (libpq's PQexecParams, pgbench -M extended) send
+   * the same Parse before every execution: when its bytes are the last one's, its reading is reused, so the
+   * text is decoded once and the redaction below sees the same string again.
+   */
+  private parse(body: Buffer): ParseMessage {
+    const last = this.lastParse;
+    if (last !== null && body.equals(last.bytes)) return last.message;
+    const message = parseParse(body);
+    this.lastParse = { bytes: Buffer.from(body), message };
+    return message;
+  }
+
+  /** Redacts a statement's text; the result of the last text is kept, as statements repeat (see {@link parse}). */
+  private redact(text: string): RedactedStatement {
+    const last = this.lastRedacted;
+    if (last !== null && last.from === text) return last.result;
+    const result = this.options.redactor.statement(text);
+    this.lastRedacted = { from: text, result };
+    return result;
   }
 
   /** A Bind becomes the portal it names: the statement's text with the bound values. */
@@ -591,7 +624,7 @@ export class SessionRecorder {
     let text = f.subject.text;
     let parameters = f.subject.parameters;
     if (text !== null) {
-      const r = this.options.redactor.statement(text);
+      const r = this.redact(text);
       text = r.text;
       if (r.parameters.length > 0 && parameters) parameters = redactParameters(parameters, r.parameters);
     }

@@ -1,8 +1,9 @@
 /**
- * Bound values as the recorder reads them (`readBind`): the same values, extras and rejections as the
- * reference reading (`parseBind`, `recordParameters`, `parameterExtras`) on generated and mutated Binds,
- * and the same values in the event when the Bind is split across reads of a buffer that is reused
- * (scribbled over) before the server's answer arrives.
+ * What the recorder keeps between reads. Bound values as it reads them (`readBind`): the same values,
+ * extras and rejections as the reference reading (`parseBind`, `recordParameters`, `parameterExtras`) on
+ * generated and mutated Binds, and the same values in the event when the Bind is split across reads of a
+ * buffer that is reused (scribbled over) before the server's answer arrives. A repeated Parse, whose
+ * reading the recorder reuses, through the same reused buffer.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -116,7 +117,7 @@ describe('readBind', () => {
   });
 });
 
-describe('bound values through a reused read buffer', () => {
+describe('through a reused read buffer', () => {
   const info = {
     sessionId: 's',
     key: 'k',
@@ -193,5 +194,34 @@ describe('bound values through a reused read buffer', () => {
     expect(s.events.map((e) => e.parameters)).toEqual([null, ['v1'], ['v1']]);
     expect(s.events[1].raw_extras).toBe(JSON.stringify({ portal_suspended: true }));
     expect(s.events[2].raw_extras).toBeNull();
+  });
+
+  it('records a repeated Parse as sent, also when the next one differs in a byte or the buffer was reused', () => {
+    const s = session();
+    const texts = [
+      'select $1',
+      'select $1',
+      'select $2',
+      'select $2',
+      "ALTER ROLE a PASSWORD 'sëcret1'",
+      "ALTER ROLE a PASSWORD 'sëcret2'",
+    ];
+    for (const text of texts) {
+      s.client(Buffer.concat([parse('', text), bind('', '', text.includes('$') ? ['v'] : []), execute(), sync()]));
+      s.server(answer);
+    }
+    s.client(Buffer.concat([parse('n', 'select $1', [25]), bind('', 'n', [Buffer.from('x')]), execute(), sync()]));
+    s.server(answer);
+    expect(s.events.slice(1).map((e) => e.statement_text)).toEqual([
+      'select $1',
+      'select $1',
+      'select $2',
+      'select $2',
+      'ALTER ROLE a PASSWORD <REDACTED>',
+      'ALTER ROLE a PASSWORD <REDACTED>',
+      'select $1',
+    ]);
+    // The named statement's types are its own, not the unnamed one's before it.
+    expect(s.events[7].raw_extras).toBe(JSON.stringify({ binary_parameters: [{ index: 1, type_oid: 25 }] }));
   });
 });
