@@ -83,6 +83,12 @@ export class BodyReader {
     return b;
   }
 
+  /** Steps over `n` bytes. */
+  skip(n: number): void {
+    this.need(n);
+    this.offset += n;
+  }
+
   private need(n: number): void {
     if (n < 0 || this.offset + n > this.body.length) throw new MessageFormatError(`message body too short (${this.body.length} bytes)`);
   }

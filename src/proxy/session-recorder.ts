@@ -1,4 +1,4 @@
-import { redactParameters, type SqlRedactor, scrubText } from '../redact/index.js';
+import { type RedactedStatement, redactParameters, type SqlRedactor, scrubText } from '../redact/index.js';
 import type { EventClass } from '../schema/index.js';
 import { rejected } from '../schema/index.js';
 import {
@@ -13,8 +13,16 @@ import {
 import { type Classification, type CopyDirection, classifyTag, classifyText } from './classify.js';
 import { Auth, Backend, Frontend, frontendName } from './codes.js';
 import type { EventSink } from './event-queue.js';
-import { parseBind, parseClose, parseDescribe, parseExecute, parseFunctionCall, parseParse, parseQuery } from './frontend-messages.js';
-import { parameterExtras, recordParameters } from './parameters.js';
+import {
+  type ParseMessage,
+  parseClose,
+  parseDescribe,
+  parseExecute,
+  parseFunctionCall,
+  parseParse,
+  parseQuery,
+} from './frontend-messages.js';
+import { readBind } from './parameters.js';
 import { BodyReader, MessageFormatError } from './reader.js';
 import { buildEvent, clockMicros, type EventFacts, type SessionIdentity, type SessionInfo } from './session-events.js';
 import { splitStatements } from './sql-text.js';
@@ -50,22 +58,34 @@ interface Subject {
   extras: Record<string, unknown> | null;
 }
 
-/** When a message was sent: per-session index (1-based, the startup packets included) and clock. */
-interface Sent {
+/** What the client sent. */
+type RequestKind = 'Query' | 'Execute' | 'FunctionCall' | 'Parse' | 'Bind' | 'Describe' | 'Close' | 'Sync';
+
+/**
+ * A client message waiting for the server's answer. Every kind has the same fields (those it does not use
+ * are null or {@link NO_SUBJECT}), so the FIFO holds objects of one shape and the code reading its head
+ * sees one map instead of one per kind.
+ */
+interface Pending {
+  kind: RequestKind;
+  /** Per-session index of the message (1-based, the startup packets included). */
   index: number;
+  /** When it was sent (microseconds). */
   start: number;
+  /** What a Query, Execute, FunctionCall, Parse or Bind runs; {@link NO_SUBJECT} for the others. */
+  subject: Subject;
+  /** COPY under way: Query, Execute and FunctionCall only. */
+  copy: CopyDirection;
+  /** Completions of a Query's statements so far; null for the other kinds. */
+  outcomes: Outcome[] | null;
+  /** The prepared statement a Describe names, to learn its parameter types from ParameterDescription. */
+  statement: string | null;
 }
 
-/** A client message waiting for the server's answer, by what it is. */
-type Pending =
-  | (Sent & { kind: 'Query'; subject: Subject; copy: CopyDirection; outcomes: Outcome[] })
-  | (Sent & { kind: 'Execute'; subject: Subject; copy: CopyDirection })
-  | (Sent & { kind: 'FunctionCall'; subject: Subject; copy: CopyDirection })
-  | (Sent & { kind: 'Parse'; subject: Subject })
-  | (Sent & { kind: 'Bind'; subject: Subject })
-  /** Describe of a prepared statement names it, to learn its parameter types from ParameterDescription. */
-  | (Sent & { kind: 'Describe'; statement: string | null })
-  | (Sent & { kind: 'Close' | 'Sync' });
+/** Whether a request can start a COPY (only statements that run can). */
+function runs(kind: RequestKind): boolean {
+  return kind === 'Query' || kind === 'Execute' || kind === 'FunctionCall';
+}
 
 interface Prepared {
   text: string;
@@ -94,6 +114,7 @@ export interface RecorderOptions {
   recordParameters: boolean;
 }
 
+const NO_TYPES: readonly number[] = [];
 const NO_SUBJECT: Subject = { text: null, parameters: null, extras: null };
 
 /** Frontend message types the recorder reads; CopyData is only counted. */
@@ -163,6 +184,9 @@ export class SessionRecorder {
   private head = 0;
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, Subject>();
+  /** The last whole Parse (a copy of its body: read buffers are reused) and its reading. */
+  private lastParse: { bytes: Buffer; message: ParseMessage } | null = null;
+  private lastRedacted: { from: string; result: RedactedStatement } | null = null;
 
   constructor(
     readonly info: SessionInfo,
@@ -303,49 +327,49 @@ export class SessionRecorder {
   }
 
   private onFrontend(code: number, body: Buffer, index: number, fullLength: number | null): void {
-    const sent = { index, start: this.now() };
+    const start = this.now();
     switch (code) {
       case Frontend.Query: {
         const text = fullLength === null ? parseQuery(body) : prefixText(body, 0);
         const subject = { text, parameters: null, extras: truncation(body, fullLength) };
-        this.enqueue({ kind: 'Query', ...sent, subject, copy: null, outcomes: [] });
+        this.enqueue('Query', index, start, subject, []);
         return;
       }
       case Frontend.Parse: {
-        const m = fullLength === null ? parseParse(body) : parsePrefix(body);
+        const m = fullLength === null ? this.parse(body) : parsePrefix(body);
         const prepared = { text: m.text, types: m.paramTypes, extras: truncation(body, fullLength) };
         this.statements.set(m.name, prepared);
-        this.enqueue({ kind: 'Parse', ...sent, subject: { text: m.text, parameters: null, extras: prepared.extras } });
+        this.enqueue('Parse', index, start, { text: m.text, parameters: null, extras: prepared.extras });
         return;
       }
       case Frontend.Bind: {
         const subject = this.bind(body, fullLength);
-        this.enqueue({ kind: 'Bind', ...sent, subject });
+        this.enqueue('Bind', index, start, subject);
         return;
       }
       case Frontend.Execute: {
         const m = parseExecute(body);
-        this.enqueue({ kind: 'Execute', ...sent, subject: this.portals.get(m.portal) ?? NO_SUBJECT, copy: null });
+        this.enqueue('Execute', index, start, this.portals.get(m.portal) ?? NO_SUBJECT);
         return;
       }
       case Frontend.Describe: {
         const m = parseDescribe(body);
-        this.enqueue({ kind: 'Describe', ...sent, statement: m.kind === 'S' ? m.name : null });
+        this.enqueue('Describe', index, start, NO_SUBJECT, null, m.kind === 'S' ? m.name : null);
         return;
       }
       case Frontend.Close: {
         const m = parseClose(body);
         (m.kind === 'S' ? this.statements : this.portals).delete(m.name);
-        this.enqueue({ kind: 'Close', ...sent });
+        this.enqueue('Close', index, start);
         return;
       }
       case Frontend.Sync:
-        this.enqueue({ kind: 'Sync', ...sent });
+        this.enqueue('Sync', index, start);
         return;
       case Frontend.FunctionCall: {
         const m = parseFunctionCall(body);
         const subject = { text: null, parameters: null, extras: { function_oid: m.functionOid } };
-        this.enqueue({ kind: 'FunctionCall', ...sent, subject, copy: null });
+        this.enqueue('FunctionCall', index, start, subject);
         return;
       }
       case Frontend.Password:
@@ -355,6 +379,28 @@ export class SessionRecorder {
       default:
         this.sink.skip(frontendName(code));
     }
+  }
+
+  /**
+   * A whole Parse. Clients that do not name statements (libpq's PQexecParams, pgbench -M extended) send
+   * the same Parse before every execution: when its bytes are the last one's, its reading is reused, so the
+   * text is decoded once and the redaction below sees the same string again.
+   */
+  private parse(body: Buffer): ParseMessage {
+    const last = this.lastParse;
+    if (last !== null && body.equals(last.bytes)) return last.message;
+    const message = parseParse(body);
+    this.lastParse = { bytes: Buffer.from(body), message };
+    return message;
+  }
+
+  /** Redacts a statement's text; the result of the last text is kept, as statements repeat (see {@link parse}). */
+  private redact(text: string): RedactedStatement {
+    const last = this.lastRedacted;
+    if (last !== null && last.from === text) return last.result;
+    const result = this.options.redactor.statement(text);
+    this.lastRedacted = { from: text, result };
+    return result;
   }
 
   /** A Bind becomes the portal it names: the statement's text with the bound values. */
@@ -368,15 +414,9 @@ export class SessionRecorder {
       this.portals.set(portal, subject);
       return subject;
     }
-    const m = parseBind(body);
+    const m = readBind(body, this.typesOf, this.options.recordParameters);
     const prepared = this.statements.get(m.statement);
-    let subject: Subject;
-    if (this.options.recordParameters) {
-      const params = recordParameters(m, prepared?.types ?? []);
-      subject = { text: prepared?.text ?? null, parameters: params.values, extras: mergeExtras(prepared?.extras, parameterExtras(params)) };
-    } else {
-      subject = { text: prepared?.text ?? null, parameters: null, extras: prepared?.extras ?? null };
-    }
+    const subject = { text: prepared?.text ?? null, parameters: m.values, extras: mergeExtras(prepared?.extras, m.extras) };
     this.portals.set(m.portal, subject);
     return subject;
   }
@@ -389,8 +429,9 @@ export class SessionRecorder {
         if (p?.kind === 'Execute') {
           this.shift();
           this.completed(p, c.command, c.rows, this.now());
-        } else if (p?.kind === 'Query') p.outcomes.push({ time: this.now(), command: c.command, rows: c.rows, copy: p.copy, error: null });
-        if (p && 'copy' in p) p.copy = null;
+        } else if (p?.kind === 'Query')
+          (p.outcomes as Outcome[]).push({ time: this.now(), command: c.command, rows: c.rows, copy: p.copy, error: null });
+        if (p && runs(p.kind)) p.copy = null;
         return;
       }
       case Backend.ReadyForQuery:
@@ -427,7 +468,7 @@ export class SessionRecorder {
         return;
       case Backend.CopyInResponse:
       case Backend.CopyOutResponse:
-        if (p && 'copy' in p) p.copy = code === Backend.CopyInResponse ? 'in' : 'out';
+        if (p && runs(p.kind)) p.copy = code === Backend.CopyInResponse ? 'in' : 'out';
         return;
       case Backend.FunctionCallResponse:
         if (p?.kind === 'FunctionCall') this.completed(p, 'FUNCTION CALL', null, this.now(), 'FUNCTION');
@@ -515,7 +556,7 @@ export class SessionRecorder {
       return;
     }
     if (p.kind === 'Query') {
-      p.outcomes.push({ time, command: null, rows: null, copy: p.copy, error: e });
+      (p.outcomes as Outcome[]).push({ time, command: null, rows: null, copy: p.copy, error: e });
       return;
     }
     if (p.kind === 'FunctionCall') {
@@ -529,13 +570,7 @@ export class SessionRecorder {
     }
   }
 
-  private completed(
-    p: Extract<Pending, { kind: 'Execute' | 'FunctionCall' }>,
-    command: string,
-    rows: number | null,
-    time: number,
-    forced?: EventClass,
-  ): void {
+  private completed(p: Pending, command: string, rows: number | null, time: number, forced?: EventClass): void {
     const c = classifyTag(command, p.copy, p.subject.text);
     this.statementEvent(p, {
       subject: p.subject,
@@ -549,19 +584,19 @@ export class SessionRecorder {
   }
 
   private failed(p: Pending, e: ErrorFields, time: number): void {
-    const subject = 'subject' in p ? p.subject : NO_SUBJECT;
-    const c = classifyText(subject.text, 'copy' in p ? p.copy : null);
+    const subject = p.subject;
+    const c = classifyText(subject.text, p.copy);
     this.statementEvent(p, { subject, start: p.start, c, time, rows: null, error: e, sub: 1 });
   }
 
-  private suspended(p: Extract<Pending, { kind: 'Execute' }>): void {
+  private suspended(p: Pending): void {
     const subject = { ...p.subject, extras: { ...p.subject.extras, portal_suspended: true } };
     const c = classifyText(p.subject.text, p.copy);
     this.statementEvent(p, { subject, start: p.start, c, time: this.now(), rows: null, error: null, sub: 1 });
   }
 
-  private finishQuery(p: Extract<Pending, { kind: 'Query' }>, last: Outcome | null): void {
-    const outcomes = p.outcomes;
+  private finishQuery(p: Pending, last: Outcome | null): void {
+    const outcomes = p.outcomes as Outcome[];
     if (last) outcomes.push(last);
     if (outcomes.length === 0) {
       this.sink.skip('empty query');
@@ -585,11 +620,11 @@ export class SessionRecorder {
   }
 
   /** Emits the event of one statement, its text and secret parameters redacted. */
-  private statementEvent(p: Sent, f: StatementFacts): void {
+  private statementEvent(p: Pending, f: StatementFacts): void {
     let text = f.subject.text;
     let parameters = f.subject.parameters;
     if (text !== null) {
-      const r = this.options.redactor.statement(text);
+      const r = this.redact(text);
       text = r.text;
       if (r.parameters.length > 0 && parameters) parameters = redactParameters(parameters, r.parameters);
     }
@@ -612,13 +647,23 @@ export class SessionRecorder {
     });
   }
 
+  /** Parameter type OIDs known for a prepared statement (0 = unspecified). */
+  private readonly typesOf = (statement: string): readonly number[] => this.statements.get(statement)?.types ?? NO_TYPES;
+
   private learnTypes(name: string, types: number[]): void {
     const prepared = this.statements.get(name);
     if (prepared) prepared.types = types;
   }
 
-  private enqueue(p: Pending): void {
-    this.fifo.push(p);
+  private enqueue(
+    kind: RequestKind,
+    index: number,
+    start: number,
+    subject: Subject = NO_SUBJECT,
+    outcomes: Outcome[] | null = null,
+    statement: string | null = null,
+  ): void {
+    this.fifo.push({ kind, index, start, subject, copy: null, outcomes, statement });
   }
 
   private shift(): Pending {
