@@ -115,6 +115,8 @@ export interface RecorderOptions {
 }
 
 const NO_TYPES: readonly number[] = [];
+/** Longest Parse whose bytes are kept to recognize it when it repeats. */
+const REUSED_PARSE_BYTES = 4096;
 const NO_SUBJECT: Subject = { text: null, parameters: null, extras: null };
 
 /** Frontend message types the recorder reads; CopyData is only counted. */
@@ -390,7 +392,8 @@ export class SessionRecorder {
     const last = this.lastParse;
     if (last !== null && body.equals(last.bytes)) return last.message;
     const message = parseParse(body);
-    this.lastParse = { bytes: Buffer.from(body), message };
+    // The copy is outside the parse budget: only short statements are kept, a few kB per session at most.
+    this.lastParse = body.length <= REUSED_PARSE_BYTES ? { bytes: Buffer.from(body), message } : null;
     return message;
   }
 
