@@ -28,14 +28,7 @@ import {
 import { MessageFormatError } from '../../src/proxy/reader.js';
 import { SessionRecorder } from '../../src/proxy/session-recorder.js';
 import { createSqlRedactor } from '../../src/redact/index.js';
-import { bind, describe as describeMsg, execute, parse, query, startupMessage, sync } from './wire.js';
-
-const int16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const int32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n | 0);
-  return b;
-};
+import { bind, describe as describeMsg, execute, int16, int32, parse, query, startupMessage, sync } from './wire.js';
 
 /** A ParameterDescription ('t') body. */
 const parameterDescription = (types: number[]) => Buffer.concat([int16(types.length), ...types.map(int32)]);

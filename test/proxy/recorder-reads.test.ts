@@ -21,15 +21,7 @@ import {
 } from '../../src/proxy/session-recorder.js';
 import { createSqlRedactor } from '../../src/redact/index.js';
 import type { AuditEvent } from '../../src/schema/index.js';
-import { bind, execute, message, parse, startupMessage, sync } from './wire.js';
-
-const int16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const int32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n | 0);
-  return b;
-};
-const cstr = (s: string) => Buffer.from(`${s}\0`);
+import { bind, cstr, execute, int16, int32, message, parse, startupMessage, sync } from './wire.js';
 
 /** A Bind body with format codes given as 0 (all text), 1 (one for all) or n codes. */
 function bindBody(values: (Buffer | null)[], formats: number[]): Buffer {

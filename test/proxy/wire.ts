@@ -12,16 +12,17 @@ export function message(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
   return Buffer.concat([head, body]);
 }
 
-const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
+export const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
 /** A 16-bit field: counts are unsigned on the wire (up to 65,535), format codes small. */
-const int16 = (n: number) => {
+export const int16 = (n: number) => {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(n & 0xffff);
   return b;
 };
-const int32 = (n: number) => {
+/** A 32-bit field; values past its range wrap, so a test can send a malformed one. */
+export const int32 = (n: number) => {
   const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
+  b.writeInt32BE(n | 0);
   return b;
 };
 
