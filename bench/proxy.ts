@@ -14,14 +14,16 @@
  *
  *   npx tsx bench/proxy.ts [--mode simple,extended] [--clients 8,64] [--seconds 10] [--rounds 3]
  *                          [--targets direct,pipe,proxy,pgbouncer] [--proxy-node-args "--cpu-prof ..."]
- *                          [--base <checkout>] [--rate <tps>]
+ *                          [--base <checkout>] [--rate <tps>] [--proxy-args "--flush-events 200000"]
  *
- * Targets: direct, pipe, memory (the proxy recording in memory only), proxy (the CLI with a lake), cluster
+ * Targets: direct, pipe, relay (the proxy's own I/O: reused read buffers and handle writes, nothing parsed;
+ * `relay-child.ts`), memory (the proxy recording in memory only), proxy (the CLI with a lake), cluster
  * (two proxy processes sharing the port), pgbouncer, and base: the proxy without a lake from another
  * checkout (`--base`, e.g. `git archive <rev> | tar -x -C <dir>` with node_modules linked), to compare a
  * change against the code before it in the same run. `--rate` holds every target to the same throughput
  * (pgbench -R, per run), so that CPU per transaction compares the same work at the same pace: on a loaded
- * machine a slower target otherwise reads more per wake-up and looks cheaper per transaction.
+ * machine a slower target otherwise reads more per wake-up and looks cheaper per transaction. `--proxy-args`
+ * passes CLI options to the `proxy` target (e.g. the lake's unit size).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,16 +47,18 @@ const clientCounts = argText('clients', '8,64').split(',').map(Number);
 const targets = argText('targets', 'direct,pipe,proxy,pgbouncer').split(',') as Target[];
 const workers = Number(argText('workers', '2'));
 const proxyNodeArgs = argText('proxy-node-args', '').split(' ').filter(Boolean);
+const proxyArgs = argText('proxy-args', '').split(' ').filter(Boolean);
 const baseRoot = argText('base', '');
 const rate = argText('rate', '');
 const CLK_TCK = 100;
 const isRoot = process.getuid?.() === 0;
 const root = join(import.meta.dirname, '..');
 
-type Target = 'direct' | 'pipe' | 'memory' | 'base' | 'proxy' | 'cluster' | 'pgbouncer';
+type Target = 'direct' | 'pipe' | 'relay' | 'memory' | 'base' | 'proxy' | 'cluster' | 'pgbouncer';
 const LABEL: Record<Target, string> = {
   direct: 'direct',
   pipe: 'bare Node pipe',
+  relay: 'proxy I/O, no parse',
   memory: 'proxy, no lake',
   base: 'base, no lake',
   proxy: 'auditlake proxy',
@@ -228,11 +232,13 @@ try {
         return { ...row, r, cpuUs: ((cpuSeconds(bouncer.pid) - c0) / r.transactions) * 1e6 };
       }
       case 'pipe':
+      case 'relay':
       case 'memory':
       case 'base': {
         if (target === 'base' && !baseRoot) throw new Error('target base needs --base <checkout>');
-        const script = join(target === 'base' ? baseRoot : root, 'bench', target === 'pipe' ? 'pipe-child.ts' : 'proxy-child.ts');
-        const nodeArgs = target === 'pipe' ? [] : proxyNodeArgs;
+        const childScript = { pipe: 'pipe-child.ts', relay: 'relay-child.ts', memory: 'proxy-child.ts', base: 'proxy-child.ts' }[target];
+        const script = join(target === 'base' ? baseRoot : root, 'bench', childScript);
+        const nodeArgs = target === 'pipe' || target === 'relay' ? [] : proxyNodeArgs;
         const { child, port, lines } = await startChild(
           process.execPath,
           [...nodeArgs, '--import', 'tsx', script, upstream],
@@ -246,7 +252,7 @@ try {
         await exited(child);
         const cpu = childrenCpuSeconds() - reaped - c0;
         await sleep(50); // the last stdout line
-        const recorded = target !== 'pipe' ? Number(JSON.parse(lines[lines.length - 1]).statements) : undefined;
+        const recorded = target !== 'pipe' && target !== 'relay' ? Number(JSON.parse(lines[lines.length - 1]).statements) : undefined;
         return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
       }
       case 'cluster': {
@@ -269,7 +275,7 @@ try {
       case 'proxy': {
         const lake = join(work, `lake-${tag}`);
         const args = [...proxyNodeArgs, join(root, 'bin', 'auditlake.js'), 'proxy', '--listen', '127.0.0.1:0', '--upstream', upstream];
-        args.push('--out', lake, '--instance-id', `bench-${tag}`);
+        args.push('--out', lake, '--instance-id', `bench-${tag}`, ...proxyArgs);
         const { child, port } = await startChild(process.execPath, args, (l) => {
           const m = /"address":"[^"]*:(\d+)"/.exec(l);
           return m ? Number(m[1]) : null;
@@ -376,7 +382,11 @@ try {
         const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), 'pipe');
         lines.push(`${LABEL[subject]} CPU per transaction vs a bare Node pipe: ${fmt(cpu)}x`);
       }
-      for (const t of ['memory', 'base'] as Target[]) {
+      if (targets.includes('relay')) {
+        const cpu = perRound((p, o) => (p.cpuUs ?? 0) / (o.cpuUs ?? 1), 'relay');
+        lines.push(`${LABEL[subject]} CPU per transaction vs the proxy's I/O alone: ${fmt(cpu)}x`);
+      }
+      for (const t of ['relay', 'memory', 'base'] as Target[]) {
         if (t === subject || !targets.includes(t)) continue;
         for (const other of ['pgbouncer', 'pipe'] as Target[]) {
           if (!targets.includes(other)) continue;
