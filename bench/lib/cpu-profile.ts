@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
  * self time per function (samples whose top frame it was), inclusive time per function (samples with it
  * anywhere on the stack, counted once per sample), and self time per file. Only the main thread is sampled:
  * DuckDB's native threads do not appear, and time the main thread spends waiting for them is `(idle)`.
- * Positions are those of the code V8 ran: tsx's transpiled output, which puts a module on one line, so
- * TypeScript sources are named by file and function only.
+ * Positions are those of the code V8 ran (tsc's `dist/` output, or tsx's transpiled sources), so sources
+ * are named by file and function.
  */
 
 interface ProfileNode {
