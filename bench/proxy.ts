@@ -14,7 +14,7 @@
  *
  *   npx tsx bench/proxy.ts [--mode simple,extended] [--clients 8,64] [--seconds 10] [--rounds 3]
  *                          [--targets direct,pipe,proxy,pgbouncer] [--proxy-node-args "--cpu-prof ..."]
- *                          [--base <checkout>] [--rate <tps>] [--proxy-args "--flush-events 200000"]
+ *                          [--base <checkout>] [--rate <tps>] [--proxy-args "--flush-events 200000"] [--warmup <s>]
  *
  * Targets: direct, pipe, relay (the proxy's own I/O: reused read buffers and handle writes, nothing parsed;
  * `relay-child.ts`), memory (the proxy recording in memory only), proxy (the CLI with a lake), cluster
@@ -23,7 +23,10 @@
  * change against the code before it in the same run. `--rate` holds every target to the same throughput
  * (pgbench -R, per run), so that CPU per transaction compares the same work at the same pace: on a loaded
  * machine a slower target otherwise reads more per wake-up and looks cheaper per transaction. `--proxy-args`
- * passes CLI options to the `proxy` target (e.g. the lake's unit size).
+ * passes CLI options to the `proxy` target (e.g. the lake's unit size). `--warmup` runs the same pgbench for
+ * that many seconds before each measured run, outside its figures (a Node target's first seconds include
+ * V8 compiling the hot path; a proxy in service runs for days); what the warm-up sent is still recorded and
+ * counted in the completeness check.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +53,7 @@ const proxyNodeArgs = argText('proxy-node-args', '').split(' ').filter(Boolean);
 const proxyArgs = argText('proxy-args', '').split(' ').filter(Boolean);
 const baseRoot = argText('base', '');
 const rate = argText('rate', '');
+const warmupSeconds = Number(argText('warmup', '0'));
 const CLK_TCK = 100;
 const isRoot = process.getuid?.() === 0;
 const root = join(import.meta.dirname, '..');
@@ -99,9 +103,17 @@ interface Result {
   p99Ms: number;
 }
 
-async function pgbench(port: number, mode: string, clients: number, logDir: string, tag: string, env: NodeJS.ProcessEnv): Promise<Result> {
+async function pgbench(
+  port: number,
+  mode: string,
+  clients: number,
+  logDir: string,
+  tag: string,
+  env: NodeJS.ProcessEnv,
+  duration = seconds,
+): Promise<Result> {
   const prefix = join(logDir, tag);
-  const args = ['-S', '-M', mode, '-c', String(clients), '-j', '2', '-T', String(seconds), '-l', `--log-prefix=${prefix}`];
+  const args = ['-S', '-M', mode, '-c', String(clients), '-j', '2', '-T', String(duration), '-l', `--log-prefix=${prefix}`];
   if (rate) args.push('-R', rate);
   const out = await run('pgbench', [...args, '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'], {
     env,
@@ -203,6 +215,8 @@ interface Row {
   r: Result;
   cpuUs: number | null;
   recorded?: number;
+  /** Transactions of the warm-up run before the measured one (recorded too, not measured). */
+  warmed?: number;
 }
 
 const server = await startPgServer({
@@ -222,14 +236,22 @@ try {
 
   const measure = async (target: Target, mode: string, clients: number, round: number): Promise<Row> => {
     const tag = `${target}-${mode}-${clients}-${round}`;
-    const row = { mode, clients, target, round };
+    let warmed = 0;
+    const row = () => ({ mode, clients, target, round, warmed });
+    // `--warmup`: the same load for a while before the measured run, outside its CPU and TPS, so the figures
+    // are a long-running process's steady state (V8's compiler done) rather than its first seconds.
+    const warmUp = async (port: number) => {
+      if (warmupSeconds > 0) warmed = (await pgbench(port, mode, clients, work, `${tag}-warmup`, env, warmupSeconds)).transactions;
+    };
     switch (target) {
       case 'direct':
-        return { ...row, r: await pgbench(server.port, mode, clients, work, tag, env), cpuUs: null };
+        await warmUp(server.port);
+        return { ...row(), r: await pgbench(server.port, mode, clients, work, tag, env), cpuUs: null };
       case 'pgbouncer': {
+        await warmUp(bouncer.port);
         const c0 = cpuSeconds(bouncer.pid);
         const r = await pgbench(bouncer.port, mode, clients, work, tag, env);
-        return { ...row, r, cpuUs: ((cpuSeconds(bouncer.pid) - c0) / r.transactions) * 1e6 };
+        return { ...row(), r, cpuUs: ((cpuSeconds(bouncer.pid) - c0) / r.transactions) * 1e6 };
       }
       case 'pipe':
       case 'relay':
@@ -245,6 +267,7 @@ try {
           (l) => JSON.parse(l).port ?? null,
         );
         children.push(child);
+        await warmUp(port);
         const c0 = cpuSeconds(child.pid as number);
         const r = await pgbench(port, mode, clients, work, tag, env);
         const reaped = childrenCpuSeconds(); // pgbench's own CPU is in it now
@@ -253,7 +276,7 @@ try {
         const cpu = childrenCpuSeconds() - reaped - c0;
         await sleep(50); // the last stdout line
         const recorded = target !== 'pipe' && target !== 'relay' ? Number(JSON.parse(lines[lines.length - 1]).statements) : undefined;
-        return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
+        return { ...row(), r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
       }
       case 'cluster': {
         const lake = join(work, `lake-${tag}`);
@@ -262,6 +285,7 @@ try {
         const { child, port, lines } = await startChild(process.execPath, args, (l) => JSON.parse(l).port ?? null);
         children.push(child);
         const pids: number[] = [child.pid as number, ...JSON.parse(lines[0]).pids];
+        await warmUp(port);
         const c0 = pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
         const r = await pgbench(port, mode, clients, work, tag, env);
         const reaped = childrenCpuSeconds();
@@ -270,7 +294,7 @@ try {
         const cpu = childrenCpuSeconds() - reaped - c0;
         const recorded = await lakeStatements(lake);
         rmSync(lake, { recursive: true, force: true });
-        return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
+        return { ...row(), r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
       }
       case 'proxy': {
         const lake = join(work, `lake-${tag}`);
@@ -281,6 +305,7 @@ try {
           return m ? Number(m[1]) : null;
         });
         children.push(child);
+        await warmUp(port);
         const c0 = cpuSeconds(child.pid as number);
         const r = await pgbench(port, mode, clients, work, tag, env);
         const reaped = childrenCpuSeconds();
@@ -289,7 +314,7 @@ try {
         const cpu = childrenCpuSeconds() - reaped - c0;
         const recorded = await lakeStatements(lake);
         rmSync(lake, { recursive: true, force: true });
-        return { ...row, r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
+        return { ...row(), r, cpuUs: (cpu / r.transactions) * 1e6, recorded };
       }
     }
   };
@@ -318,7 +343,7 @@ try {
   };
   const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(
-    `pgbench -S -j 2 -T ${seconds}${rate ? ` -R ${rate}` : ''}, ${rounds} round(s), medians over rounds; load average after each round: ${loads.join(' | ')}`,
+    `pgbench -S -j 2 -T ${seconds}${rate ? ` -R ${rate}` : ''}${warmupSeconds ? ` after ${warmupSeconds} s of warm-up` : ''}, ${rounds} round(s), medians over rounds; load average after each round: ${loads.join(' | ')}`,
   );
   let allComplete = true;
   for (const mode of modes) {
@@ -402,7 +427,7 @@ try {
       }
       // pgbench does not count the transaction cut off by -T, which the server may still have run: >=.
       const complete = [...of('proxy'), ...of('memory'), ...of('base'), ...of('cluster')].every(
-        (x) => (x.recorded ?? 0) >= x.r.transactions,
+        (x) => (x.recorded ?? 0) >= x.r.transactions + (x.warmed ?? 0),
       );
       allComplete &&= complete;
       lines.push(`every transaction's statement in the lake: ${complete ? 'yes' : 'NO'}`);

@@ -146,8 +146,6 @@ export type LakeSource = 'pgaudit' | 'das' | 'proxy';
 export interface WriterExtras {
   /** The S3-objects handler's record of the log objects it ingested (`_state/s3-inputs/`). */
   s3Inputs?: boolean;
-  /** The proxy's hold on the lake (`_state/lock.json`). */
-  lock?: boolean;
 }
 
 /**
@@ -167,7 +165,6 @@ export function writerAccess(bucketArn: string, prefix: string, source: LakeSour
     under('_state/pending/*'),
     under('_state/journal/*'),
     ...(extra.s3Inputs ? [under('_state/s3-inputs/*')] : []),
-    ...(extra.lock ? [under('_state/lock.json')] : []),
   ];
   return [
     new iam.PolicyStatement({

@@ -60,7 +60,7 @@ export class ProxyService extends Construct {
     super(scope, id);
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
     const taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
-    for (const s of props.lake.writerStatements('proxy', { lock: true })) taskRole.addToPolicy(s);
+    for (const s of props.lake.writerStatements('proxy')) taskRole.addToPolicy(s);
     props.lake.grantSigning(taskRole);
     const sign = props.lake.signingKey ? ['--sign-kms-key', props.lake.signingKey.keyArn] : [];
     const task = new ecs.FargateTaskDefinition(this, 'Task', {

@@ -24,7 +24,8 @@ import { pidAlive } from './unit.js';
  *   takers exactly one wins. A store that ignores the conditions (s3rver does) is caught by reading the
  *   lock back: each writer must find its own nonce there (see the README's Reliability section).
  *
- * Lambda handlers do not take the lock: concurrent invocations write distinct units (see `unit.ts`).
+ * Lambda handlers and the proxy do not take the lock: concurrent invocations and proxy tasks write
+ * distinct units (see `unit.ts`), and a proxy, which runs for days, would otherwise keep every batch writer out.
  */
 
 export const LOCK_KEY = `${STATE_PREFIX}lock`;

@@ -122,9 +122,10 @@ interface ProxyOutputs {
 async function openOutputs(values: ProxyValues, fileMode: number): Promise<ProxyOutputs> {
   const storage = values.out ? openStorage(values.out as string, '--out') : null;
   if (storage instanceof FsStorage) storage.fileMode = fileMode;
-  const lake = storage
-    ? await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer: await signerFrom(values) }, undefined, { lock: 'proxy' })
-    : null;
+  // No lake lock, as the Lambda handlers take none: several proxy tasks behind one load balancer record into
+  // one lake, each unit its own (the instance id keys its stream and files), and a proxy runs for days,
+  // so holding the lock would keep `compact` and `ingest` out of the lake for as long as it runs.
+  const lake = storage ? await LakeWriter.open(storage, { ...DEFAULT_LAKE_WRITER, signer: await signerFrom(values) }) : null;
   const outputs: ProxyOutputs = {
     lake,
     writer: null,

@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { tempLake } from '../support/lake.js';
+import { type PgServer, startPgServer } from '../support/postgres.js';
+
+/**
+ * Several proxy tasks behind one load balancer record into one lake (the deployed stack runs two by
+ * default), and a proxy runs for days: so the proxy takes no lake lock. Two `auditlake proxy` processes
+ * share a lake, an `ingest` writes into it while both run, and the lake then holds every statement of
+ * both once, with a digest chain that verifies clean.
+ */
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
+  return { code, out, err };
+}
+
+/** Starts `auditlake proxy` and resolves with its port once it listens. */
+function startProxy(upstream: number, lake: string, instance: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/auditlake.js',
+      'proxy',
+      '--listen',
+      '127.0.0.1:0',
+      '--upstream',
+      `127.0.0.1:${upstream}`,
+      '--out',
+      lake,
+      '--instance-id',
+      instance,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"msg":"listening".*?"address":"[^"]*:(\d+)"/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`proxy ${instance} exited with ${code}: ${err}`)));
+  });
+}
+
+async function queryThrough(port: number, marker: string): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
+  await client.connect();
+  await client.query(`SELECT '${marker}' AS marker`);
+  await client.query('SELECT $1::text AS marker', [marker]);
+  await client.end();
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe('two proxies recording into one lake', () => {
+  let server: PgServer;
+  let lake: Awaited<ReturnType<typeof tempLake>>;
+  const proxies: ChildProcess[] = [];
+  let ingest: { code: number; out: string; err: string };
+  const exitCodes: (number | null)[] = [];
+
+  beforeAll(async () => {
+    server = await startPgServer();
+    lake = await tempLake();
+    const a = await startProxy(server.port, lake.dir, 'task-a');
+    proxies.push(a.child);
+    const b = await startProxy(server.port, lake.dir, 'task-b');
+    proxies.push(b.child);
+    await queryThrough(a.port, 'through-a');
+    await queryThrough(b.port, 'through-b');
+    // A writer that does take the lock is not kept out by running proxies.
+    ingest = await cli('ingest', 'fixtures/pgaudit/pg13.csv', '--out', lake.dir, '--json');
+    for (const p of proxies) exitCodes.push(await stop(p));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const p of proxies) if (p.exitCode === null) p.kill('SIGKILL');
+    await server?.stop();
+    await lake?.cleanup();
+  });
+
+  it('starts both, and lets an ingest write beside them', () => {
+    expect(exitCodes).toEqual([0, 0]);
+    expect(ingest.code, ingest.err).toBe(0);
+    expect(JSON.parse(ingest.out).events).toBeGreaterThan(0);
+  });
+
+  it("holds each proxy's statements once, under its own instance", async () => {
+    const r = await cli(
+      'query',
+      '--lake',
+      lake.dir,
+      '--format',
+      'json',
+      `SELECT regexp_extract(source_ref, '^proxy:([^/]+)/', 1) AS instance, statement_text, parameters FROM audit_events
+       WHERE source = 'proxy' AND command = 'SELECT' ORDER BY instance, len(parameters)`,
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual([
+      { instance: 'task-a', statement_text: "SELECT 'through-a' AS marker", parameters: [] },
+      { instance: 'task-a', statement_text: 'SELECT $1::text AS marker', parameters: ['through-a'] },
+      { instance: 'task-b', statement_text: "SELECT 'through-b' AS marker", parameters: [] },
+      { instance: 'task-b', statement_text: 'SELECT $1::text AS marker', parameters: ['through-b'] },
+    ]);
+  });
+
+  it('leaves one digest chain that verifies clean', async () => {
+    const r = await cli('verify', '--lake', lake.dir, '--json');
+    expect(r.code, r.out + r.err).toBe(0);
+  });
+});
