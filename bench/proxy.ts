@@ -13,7 +13,7 @@
  * recording work is counted, and nothing of its start-up.
  *
  *   npx tsx bench/proxy.ts [--mode simple,extended] [--clients 8,64] [--seconds 10] [--rounds 3]
- *                          [--targets direct,pipe,proxy,pgbouncer] [--proxy-node-args "--cpu-prof ..."]
+ *                          [--targets direct,pipe,relay,proxy,pgbouncer] [--proxy-node-args "--cpu-prof ..."]
  *                          [--base <checkout>] [--rate <tps>] [--proxy-args "--flush-events 200000"] [--warmup <s>]
  *
  * Targets: direct, pipe, relay (the proxy's own I/O: reused read buffers and handle writes, nothing parsed;
@@ -47,7 +47,7 @@ const seconds = Number(argText('seconds', '10'));
 const rounds = Number(argText('rounds', '3'));
 const modes = argText('mode', 'simple,extended').split(',') as ('simple' | 'extended')[];
 const clientCounts = argText('clients', '8,64').split(',').map(Number);
-const targets = argText('targets', 'direct,pipe,proxy,pgbouncer').split(',') as Target[];
+const targets = argText('targets', 'direct,pipe,relay,proxy,pgbouncer').split(',') as Target[];
 const workers = Number(argText('workers', '2'));
 const proxyNodeArgs = argText('proxy-node-args', '').split(' ').filter(Boolean);
 const proxyArgs = argText('proxy-args', '').split(' ').filter(Boolean);
