@@ -1,15 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMANDS, runCli } from '../../src/cli/main.js';
+import { COMMANDS } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 describe('auditlake CLI', () => {
   let lake: Awaited<ReturnType<typeof tempLake>>;

@@ -3,19 +3,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { openDuckDb } from '../../src/lake/duckdb.js';
 import { sqlString } from '../../src/lake/parquet-convert.js';
 import { athenaAlertsDdl } from '../../src/rules/alert-schema.js';
 import { athenaEventsDdl, DUCKDB_TYPES, EVENT_FIELDS } from '../../src/schema/index.js';
+import { cliArgs as cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
-
-async function cli(argv: string[], tty = false): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty });
-  return { code, out, err };
-}
 
 /** Runs the CLI as a user does, in a shell; returns its exit status, not the pipeline's. */
 function shell(command: string, env: Record<string, string> = {}): { code: number; out: string; err: string } {

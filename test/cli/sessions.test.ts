@@ -1,15 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 async function json(...argv: string[]): Promise<Record<string, unknown>[]> {
   const r = await cli(...argv, '--format', 'json');

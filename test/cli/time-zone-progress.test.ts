@@ -1,14 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { cliArgs as cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
-
-async function cli(argv: string[], tty = false): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty });
-  return { code, out, err };
-}
 
 /** Runs the CLI as a user does, in a child process with its own environment. */
 function auditlake(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {

@@ -3,11 +3,11 @@ import { join, relative } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { toOcsf } from '../../src/export/ocsf/map.js';
 import { S3Storage } from '../../src/lake/s3-storage.js';
 import { eventToJson } from '../../src/schema/index.js';
 import { eventsArbitrary } from '../rules/event-generator.js';
+import { cliArgs as cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
 import { checkOcsf, withoutNulls } from '../support/ocsf-check.js';
 import { eventMicros, reportLake } from '../support/report-lake.js';
@@ -23,13 +23,6 @@ import { TestS3 } from '../support/s3.js';
 type Row = Record<string, unknown>;
 let lake: Awaited<ReturnType<typeof reportLake>>;
 let out: Awaited<ReturnType<typeof tempLake>>;
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let o = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (o += t), err: (t) => (err += t), tty: false });
-  return { code, out: o, err };
-}
 
 async function files(dir: string, ext: string): Promise<string[]> {
   const found: string[] = [];

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryLake } from '../../src/cli/commands/query.js';
-import { runCli } from '../../src/cli/main.js';
 import { FsStorage } from '../../src/lake/fs-storage.js';
 import { parseDigest } from '../../src/lake/integrity/digest-record.js';
 import { UNIT_FAULT_ENV } from '../../src/lake/unit.js';
+import { cli } from '../support/cli.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
 
 /**
@@ -26,12 +26,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: () => {}, tty: false });
-  return { code, out };
 }
 
 describe('fault campaign: the proxy killed while it publishes a unit', () => {

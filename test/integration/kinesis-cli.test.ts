@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_NAME } from '../../fixtures/das/sample-records.js';
-import { runCli } from '../../src/cli/main.js';
 import { createKinesisClient } from '../../src/collectors/das/kinesis-client.js';
 import { SKIP_ALREADY_STORED } from '../../src/pipeline/stats.js';
+import { cli } from '../support/cli.js';
 import { setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 import { tempLake } from '../support/lake.js';
@@ -23,13 +23,6 @@ import { tempLake } from '../support/lake.js';
 const require = createRequire(import.meta.url);
 const ENVELOPES = (await readFile('fixtures/das/aurora-pg.jsonl', 'utf8')).split('\n').filter(Boolean);
 const EXPECTED = JSON.parse(await readFile('fixtures/das/aurora-pg.expected.json', 'utf8')) as { events: unknown[] };
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 async function counts(lake: string): Promise<{ n: number; distinct: number }> {
   const r = await cli(

@@ -5,8 +5,8 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KMS_KEY_ID } from '../../fixtures/das/generate-keys.js';
 import { CLUSTER_ID, INSTANCE_ID, STREAM_NAME } from '../../fixtures/das/sample-records.js';
-import { runCli } from '../../src/cli/main.js';
 import { createKinesisClient } from '../../src/collectors/das/kinesis-client.js';
+import { cli } from '../support/cli.js';
 import { type DasDataKey, encodeDasRecord, generateDataKey } from '../support/das-encoder.js';
 import { setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
@@ -23,13 +23,6 @@ import { tempLake } from '../support/lake.js';
  */
 
 const require = createRequire(import.meta.url);
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 const BASE = Date.UTC(2026, 10, 22, 10, 0, 0);
 

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { SKIP_NOT_SELECTED } from '../../src/pipeline/policies-stage.js';
 import type { RunSummary } from '../../src/pipeline/stats.js';
+import { cliArgs as cli } from '../support/cli.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
 
 /**
@@ -16,13 +16,6 @@ import { type PgServer, startPgServer } from '../support/postgres.js';
  */
 
 const POLICIES = new URL('../../policies', import.meta.url).pathname;
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 async function query(lake: string, sql: string): Promise<Record<string, unknown>[]> {
   const r = await cli(['query', '--lake', lake, '--format', 'json', sql]);

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
 
@@ -11,13 +11,6 @@ import { type PgServer, startPgServer } from '../support/postgres.js';
  * `auditlake proxy` as a user runs it: a child process in front of a real PostgreSQL, stopped with
  * SIGTERM, leaving a lake that `auditlake sessions` and `auditlake query` read.
  */
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {

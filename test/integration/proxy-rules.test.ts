@@ -4,7 +4,7 @@ import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
 
@@ -14,13 +14,6 @@ import { type PgServer, startPgServer } from '../support/postgres.js';
  * while the proxy still runs; six wrong passwords raise the brute-force alert, a windowed rule flushed when
  * the proxy stops; the sink and the lake hold the same alerts, and `hunt` over the lake agrees.
  */
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 function alertKey(a: Record<string, unknown>): string {
   return `${a.rule_id} ${a.alert_id} ${a.group_key} ${(a.event_ids as string[]).join(',')}`;

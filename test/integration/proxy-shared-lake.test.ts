@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
 
@@ -11,13 +11,6 @@ import { type PgServer, startPgServer } from '../support/postgres.js';
  * share a lake, an `ingest` writes into it while both run, and the lake then holds every statement of
  * both once, with a digest chain that verifies clean.
  */
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 /** Starts `auditlake proxy` and resolves with its port once it listens. */
 function startProxy(upstream: number, lake: string, instance: string): Promise<{ child: ChildProcess; port: number }> {

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { queryLake } from '../../src/cli/commands/query.js';
-import { runCli } from '../../src/cli/main.js';
 import { UNIT_FAULT_ENV } from '../../src/lake/unit.js';
 import type { RunSummary } from '../../src/pipeline/stats.js';
+import { cli } from '../support/cli.js';
 import { collectFile } from '../support/collect.js';
 import { tempLake } from '../support/lake.js';
 import { downloadLake, TestS3 } from '../support/s3.js';
@@ -15,13 +15,6 @@ import { downloadLake, TestS3 } from '../support/s3.js';
 const CSV = 'fixtures/pgaudit/pg15.csv';
 const STDERR = 'fixtures/pgaudit/pg15-rds.log';
 const JSONLOG = 'fixtures/pgaudit/pg15.json';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 async function ingestJson(...argv: string[]): Promise<RunSummary> {
   const run = await cli('ingest', ...argv, '--json');

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLUSTER_ID } from '../../fixtures/das/sample-records.js';
-import { runCli } from '../../src/cli/main.js';
 import { createKinesisClient } from '../../src/collectors/das/kinesis-client.js';
 import { loadLambdaConfig } from '../../src/lambda/config.js';
 import { processKinesisBatch } from '../../src/lambda/kinesis-batch.js';
 import { createRuntime } from '../../src/lambda/runtime.js';
 import { SKIP_NOT_SELECTED } from '../../src/pipeline/policies-stage.js';
 import { copyLake, DAS_EVENT, DAS_EXPECTED_EVENTS, query as queryDir } from '../lambda/support.js';
+import { cli } from '../support/cli.js';
 import { setEnv, startDasKms } from '../support/das-kms.js';
 import type { KmsServer } from '../support/kms-server.js';
 import { tempLake } from '../support/lake.js';
@@ -38,13 +38,6 @@ const POLICIES = `- id: account-reads
   operations: [ALL]
   outcome: failed
 `;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 async function kept(lake: string): Promise<string[]> {
   const r = await cli(

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { REPORTS } from '../../src/reports/definitions.js';
+import { cliArgs as cli } from '../support/cli.js';
 import { decodePng } from '../support/png.js';
 import { reportLake } from '../support/report-lake.js';
 
@@ -23,13 +23,6 @@ let work: string;
 let html: string;
 const SINCE = '2024-05-01';
 const UNTIL = '2024-05-05';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 /** The body rows of one report's table, as arrays of cell text. */
 function tableRows(name: string): string[][] {

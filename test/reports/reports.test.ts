@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { FsStorage } from '../../src/lake/fs-storage.js';
 import { DEFAULT_REPORT_SETTINGS, REPORTS } from '../../src/reports/definitions.js';
 import { openLakeSession, type PlainRow, streamRows } from '../../src/reports/lake-session.js';
 import { periodParams } from '../../src/reports/run.js';
+import { cliArgs as cli } from '../support/cli.js';
 import { reportLake } from '../support/report-lake.js';
 
 /**
@@ -15,13 +15,6 @@ import { reportLake } from '../support/report-lake.js';
 
 type Row = Record<string, unknown>;
 let lake: Awaited<ReturnType<typeof reportLake>>;
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 async function report(name: string, ...args: string[]): Promise<Row[]> {
   const r = await cli(['report', name, '--lake', lake.dir, '--format', 'json', ...args]);

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLUSTER_ID } from '../../fixtures/das/sample-records.js';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { startKmsServer } from '../support/kms-server.js';
 import { tempLake } from '../support/lake.js';
 
@@ -12,13 +12,6 @@ import { tempLake } from '../support/lake.js';
  * pass raises what the stream could not (the brute force is in the older log), and the current alerts
  * in the lake are exactly what `hunt` finds over it.
  */
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 function time(minute: number, second: number): string {
   return `2026-11-22 ${String(10 + Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}:${String(second).padStart(2, '0')}.000 UTC`;

@@ -1,23 +1,17 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/main.js';
 import { appendDigest, readHead } from '../../../src/lake/integrity/chain.js';
 import { digestKey, parseDigest } from '../../../src/lake/integrity/digest-record.js';
 import { bytesDigest, sha256Hex } from '../../../src/lake/integrity/file-digest.js';
 import { LakeWriter } from '../../../src/lake/lake-writer.js';
 import { writeStream } from '../../../src/pipeline/stream.js';
 import type { Batch } from '../../../src/schema/index.js';
+import { cli } from '../../support/cli.js';
 import { collectFile } from '../../support/collect.js';
 import { tempLake } from '../../support/lake.js';
 
 /** Each kind of unit appends one digest whose entries match the stored files; the chain links them. */
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: () => {}, tty: false });
-  return { code, out };
-}
 
 describe('digests of each kind of unit', () => {
   let lake: Awaited<ReturnType<typeof tempLake>>;

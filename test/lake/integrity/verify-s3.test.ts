@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/main.js';
 import { digestKey, parseDigest } from '../../../src/lake/integrity/digest-record.js';
 import { verifyLake } from '../../../src/lake/integrity/verify.js';
 import { S3Storage } from '../../../src/lake/s3-storage.js';
+import { cli } from '../../support/cli.js';
 import { type KmsServer, startKmsServer } from '../../support/kms-server.js';
 import { TestS3 } from '../../support/s3.js';
 
@@ -18,13 +18,6 @@ import { TestS3 } from '../../support/s3.js';
 // Three inputs whose events are all distinct (the csvlog and jsonlog of one server hold the same records, stored once).
 const INPUTS = ['fixtures/pgaudit/pg15.csv', 'fixtures/pgaudit/pg15-rds.log', 'fixtures/pgaudit/pg15-rds.cloudwatch.json'];
 const KEY = 'arn:aws:kms:us-east-1:000000000000:key/lake-signing';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 describe('auditlake verify (S3 lake, KMS-signed digests)', () => {
   let s3: TestS3;

@@ -4,11 +4,11 @@ import { cp, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/main.js';
 import { type DigestRecord, digestKey, encodeDigest, parseDigest, signedMessage } from '../../../src/lake/integrity/digest-record.js';
 import { sha256Hex } from '../../../src/lake/integrity/file-digest.js';
 import { ed25519FileSigner } from '../../../src/lake/integrity/signers.js';
 import { UNIT_FAULT_ENV } from '../../../src/lake/unit.js';
+import { cli } from '../../support/cli.js';
 
 /**
  * `auditlake verify` on a local lake: each way of tampering named in the design is found, exits 3
@@ -18,13 +18,6 @@ import { UNIT_FAULT_ENV } from '../../../src/lake/unit.js';
 
 // Three inputs whose events are all distinct (the csvlog and jsonlog of one server hold the same records, stored once).
 const INPUTS = ['fixtures/pgaudit/pg15.csv', 'fixtures/pgaudit/pg15-rds.log', 'fixtures/pgaudit/pg15-rds.cloudwatch.json'];
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t), tty: false });
-  return { code, out, err };
-}
 
 function child(args: string[], env: Record<string, string> = {}): Promise<number | null> {
   return new Promise((resolve, reject) => {
