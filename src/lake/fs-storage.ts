@@ -3,8 +3,14 @@ import { chmod, copyFile, readdir, readFile, rename, rm, rmdir, stat, writeFile 
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { makeDir } from './make-dir.js';
 import type { Storage, StoredObject } from './storage.js';
+import { newOwnerTag, ownerTagGone } from './unit.js';
 
-/** Staging lives inside the lake so that storing a staged file is a rename on one filesystem. */
+/**
+ * Staging lives inside the lake so that storing a staged file is a rename on one filesystem. Each storage
+ * instance stages in a folder of its own under it, named by an owner tag (`unit.ts`): writers that take no
+ * lock (the proxy, the Lambda handlers) run beside one that does, so a writer may only clear the folders of
+ * owners that are gone (`clearAbandonedStaging`).
+ */
 export const STAGING_KEY = '_state/tmp';
 
 /** Mode of the files a local lake stores: they hold statement text, so owner only unless told otherwise. */
@@ -15,6 +21,8 @@ export class FsStorage implements Storage {
   readonly root: string;
   /** Mode of stored files (`--file-mode`); directories get it with x where r is set (0600 gives 0700). */
   fileMode = DEFAULT_FILE_MODE;
+  /** This instance's staging folder, once asked for. */
+  private staging: string | null = null;
   constructor(readonly url: string) {
     this.root = resolve(url);
   }
@@ -131,11 +139,35 @@ export class FsStorage implements Storage {
   }
 
   async stagingDir(): Promise<string> {
-    const dir = this.path(STAGING_KEY);
-    await makeDir(dir);
-    return dir;
+    this.staging ??= this.path(`${STAGING_KEY}/${newOwnerTag()}`);
+    await makeDir(this.staging);
+    return this.staging;
   }
 
-  /** Nothing to release: staging lives inside the lake, and the next writer holding the lock clears what a killed one left. */
-  async close(): Promise<void> {}
+  /** Removes this instance's staging folder; a killed process's is cleared by the next writer (`clearAbandonedStaging`). */
+  async close(): Promise<void> {
+    if (this.staging) await rm(this.staging, { recursive: true, force: true });
+    this.staging = null;
+  }
+}
+
+/**
+ * Clears what killed writers left in a local lake's staging: the folders of owners that are gone (this host,
+ * pid no longer running) and, only for a writer holding the lake's lock, loose files of the layout before
+ * per-writer folders. Another host's folders stay: whether their owner runs cannot be told from here.
+ */
+export async function clearAbandonedStaging(storage: Storage, holdingLock: boolean): Promise<void> {
+  if (!(storage instanceof FsStorage)) return;
+  const dir = storage.localPath(STAGING_KEY);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  for (const name of names) {
+    const ownerTagged = /^[0-9a-f]{8}-\d+-[0-9a-f]{8}$/.test(name);
+    if (ownerTagged ? ownerTagGone(name) : holdingLock) await rm(join(dir, name), { recursive: true, force: true });
+  }
 }

@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
@@ -16,7 +16,7 @@ import { AppendedPart } from './appended-part.js';
 import { removeInputFromCompacted } from './compacted-files.js';
 import { recoverCompactions } from './compaction-journal.js';
 import { openDuckDbInstance, returnFreedMemory } from './duckdb.js';
-import { STAGING_KEY } from './fs-storage.js';
+import { clearAbandonedStaging } from './fs-storage.js';
 import type { Signer } from './integrity/signers.js';
 import { acquireLakeLock, type LakeLock } from './lake-lock.js';
 import { eventDate, eventsPartKey, manifestKey, quarantineKey } from './layout.js';
@@ -70,11 +70,6 @@ export function eventWriterFromEnv(env: NodeJS.ProcessEnv = process.env): EventW
 const WRITER_DUCKDB_THREADS = 1;
 
 export const DEFAULT_LAKE_WRITER: LakeWriterOptions = { rollBytes: 128 * 1024 * 1024, parquet: DEFAULT_PARQUET };
-
-/** Removes everything in a folder, keeping the folder. */
-async function clearFolder(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
-}
 
 /** What a re-run reads of an input's earlier manifest: the files it replaces (other fields are not needed). */
 const previousManifestSchema = z.looseObject({
@@ -151,8 +146,8 @@ export class LakeWriter {
       await recoverCompactions(storage, options.signer ?? null);
       const recovered = await recoverUnits(storage, hooks);
       const stagingDir = await storage.stagingDir();
-      // Staged rows and DuckDB spill files of killed runs: with the lock held, no live writer owns any.
-      if (lock && storage.localPath(STAGING_KEY) === stagingDir) await clearFolder(stagingDir);
+      // Staged rows and DuckDB spill files of killed runs (not those of writers running beside this one).
+      await clearAbandonedStaging(storage, lock !== null);
       const writer = options.writer ?? eventWriterFromEnv();
       let instance: DuckDBInstance | null = null;
       if (!duck) {

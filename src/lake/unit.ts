@@ -224,6 +224,22 @@ export interface UnitRecovery {
   unfinished: { unit_id: string; error: string }[];
 }
 
+/**
+ * A new owner tag, `<host hash>-<pid>-<random>`: names what one process keeps in a shared folder of the
+ * lake (its staging folder) so that another writer can tell whether the owner is gone.
+ */
+export function newOwnerTag(): string {
+  return `${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** True for an owner tag of a process of this host that no longer runs; false for a live or another host's owner, or no tag. */
+export function ownerTagGone(tag: string): boolean {
+  const m = /^([0-9a-f]{8})-(\d+)-[0-9a-f]{8}$/.exec(tag);
+  if (!m || m[1] !== HOST) return false;
+  const pid = Number(m[2]);
+  return pid !== process.pid && !pidAlive(pid);
+}
+
 /** True when a unit id's owner is certainly gone: this host, and its pid is not alive, or it is old. */
 function ownerGone(unitId: string, now: number): boolean {
   const m = /^(\d{8})T(\d{6})-([0-9a-f]{8})-(\d+)-/.exec(unitId);
