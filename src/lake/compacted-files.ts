@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { copyFile, link, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
@@ -38,13 +38,38 @@ export function indexBody(index: CompactedIndex): string {
   return `${JSON.stringify({ ...index, input_keys: [...index.input_keys].sort() }, null, 2)}\n`;
 }
 
-/** A local path DuckDB can read for `key`: the file itself in a local lake, else a downloaded copy. */
-export async function localCopy(storage: Storage, key: string, dir: string): Promise<{ path: string; done: () => Promise<void> }> {
-  const local = storage.localPath(key);
-  if (local !== null) return { path: local, done: async () => {} };
+/**
+ * A private copy of a stored object for DuckDB to read, or null when the object is gone: a hard link in a
+ * local lake (as cheap as reading in place, and a later removal or replacement of the key leaves it
+ * whole: writers without the lock, the proxy's units, run beside a compaction that removes what it merged),
+ * a plain copy where the filesystem has no links, a download from S3.
+ */
+export async function snapshotCopy(
+  storage: Storage,
+  key: string,
+  dir: string,
+): Promise<{ path: string; done: () => Promise<void> } | null> {
   const path = join(dir, `${randomUUID()}.parquet`);
-  if (!(await storage.download(key, path))) throw new Error(`${storage.url}: ${key} disappeared while it was being read`);
-  return { path, done: () => rm(path, { force: true }) };
+  const done = () => rm(path, { force: true });
+  const local = storage.localPath(key);
+  try {
+    if (local === null) return (await storage.download(key, path)) ? { path, done } : null;
+    await link(local, path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EXDEV' || e.code === 'EPERM' || e.code === 'ENOTSUP') return copyFile(local, path);
+      throw e;
+    });
+    return { path, done };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** `snapshotCopy` of an object that must be there. */
+export async function localCopy(storage: Storage, key: string, dir: string): Promise<{ path: string; done: () => Promise<void> }> {
+  const copy = await snapshotCopy(storage, key, dir);
+  if (copy === null) throw new Error(`${storage.url}: ${key} disappeared while it was being read`);
+  return copy;
 }
 
 /** DuckDB `read_parquet` of local files, columns in the declared order. */

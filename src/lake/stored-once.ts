@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { localCopy, readCompactedIndex, selectEvents } from './compacted-files.js';
+import { localCopy, readCompactedIndex, selectEvents, snapshotCopy } from './compacted-files.js';
 import { eventsPartition, parsePartKey } from './layout.js';
 import { type ParquetOptions, parquetCopyOptions, sqlString } from './parquet-convert.js';
+import type { Storage } from './storage.js';
 import type { LakeUnit, StagedObject } from './unit.js';
 
 /**
@@ -14,9 +15,48 @@ import type { LakeUnit, StagedObject } from './unit.js';
  * whose ids are already stored in the same partition by another input are taken out (and counted, by
  * event class), so the lake holds each record once. Files of the same input (an earlier run it
  * replaces) and compacted files that hold its earlier events are not compared: the input's commit
- * replaces those. A local lake's files are read in place (only their `event_id` column); an S3 lake's
- * files of the partitions an input writes are downloaded for the comparison (see the README's cost note).
+ * replaces those. A local lake's files are hard-linked for the comparison (only their `event_id` column is
+ * read); an S3 lake's files of the partitions an input writes are downloaded (see the README's cost note).
  */
+
+/** Times a partition is listed again when a file listed vanished before it was copied. */
+const RELISTS = 3;
+
+/**
+ * Private copies of a partition's files written by other inputs. A writer without the lock (the proxy,
+ * the Lambda handlers) can run beside a compaction, which publishes its merged file and then removes the
+ * files it merged: a listed file that is gone when copied was merged, so the partition is listed again
+ * and read from what replaced it.
+ */
+async function storedFiles(
+  storage: Storage,
+  partition: string,
+  inputKey: string,
+  staging: string,
+  copies: { done: () => Promise<void> }[],
+): Promise<string[]> {
+  for (let listing = 1; ; listing++) {
+    const taken: { path: string; done: () => Promise<void> }[] = [];
+    let vanished: string | null = null;
+    for (const key of await storage.list(partition)) {
+      const name = parsePartKey(key);
+      if (!name || name.inputKey === inputKey) continue;
+      if (name.compactionId && (await readCompactedIndex(storage, key))?.input_keys.includes(inputKey)) continue;
+      const copy = await snapshotCopy(storage, key, staging);
+      if (copy === null) {
+        vanished = key;
+        break;
+      }
+      taken.push(copy);
+    }
+    if (vanished === null) {
+      copies.push(...taken);
+      return taken.map((c) => c.path);
+    }
+    for (const c of taken) await c.done();
+    if (listing === RELISTS) throw new Error(`${storage.url}: ${vanished} disappeared while ${partition} was read, ${RELISTS} times`);
+  }
+}
 
 /** A pending Parquet file of an input. */
 export interface PendingPart {
@@ -45,15 +85,7 @@ export async function dropStoredEvents(
       const partition = eventsPartition(source, p.date);
       let files = others.get(partition);
       if (files === undefined) {
-        files = [];
-        for (const key of await storage.list(partition)) {
-          const name = parsePartKey(key);
-          if (!name || name.inputKey === inputKey) continue;
-          if (name.compactionId && (await readCompactedIndex(storage, key))?.input_keys.includes(inputKey)) continue;
-          const copy = await localCopy(storage, key, staging);
-          copies.push(copy);
-          files.push(copy.path);
-        }
+        files = await storedFiles(storage, partition, inputKey, staging, copies);
         others.set(partition, files);
       }
       if (files.length === 0) {
