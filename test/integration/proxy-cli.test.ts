@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -6,35 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
+import { type ProxyCli, startProxyCli } from '../support/proxy-cli.js';
 
 /**
  * `auditlake proxy` as a user runs it: a child process in front of a real PostgreSQL, stopped with
  * SIGTERM, leaving a lake that `auditlake sessions` and `auditlake query` read.
  */
 
-function waitForLine(child: ChildProcess, pattern: RegExp): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const onData = (chunk: Buffer) => {
-      buffer += chunk.toString();
-      for (const line of buffer.split('\n')) {
-        if (pattern.test(line)) {
-          child.stdout?.off('data', onData);
-          resolve(JSON.parse(line));
-          return;
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`proxy exited with ${code} before printing ${pattern}`)));
-  });
-}
-
 describe('auditlake proxy (CLI)', () => {
   let server: PgServer;
   let lake: Awaited<ReturnType<typeof tempLake>>;
   let eventsDir: Awaited<ReturnType<typeof tempLake>>;
-  let proxy: ChildProcess;
+  let proxy: ProxyCli | undefined;
   let stdout = '';
   let exitCode: number | null = null;
 
@@ -45,29 +27,8 @@ describe('auditlake proxy (CLI)', () => {
     await server.psql(
       "CREATE ROLE carol LOGIN PASSWORD 'carol-pw'; CREATE TABLE public.notes (id int, body text); GRANT ALL ON public.notes TO carol;",
     );
-    proxy = spawn(
-      process.execPath,
-      [
-        'bin/auditlake.js',
-        'proxy',
-        '--listen',
-        '127.0.0.1:0',
-        '--upstream',
-        `127.0.0.1:${server.port}`,
-        '--out',
-        lake.dir,
-        '--events',
-        eventsDir.dir,
-        '--instance-id',
-        'test-proxy',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    proxy.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-    const listening = await waitForLine(proxy, /"msg":"listening"/);
-    const port = Number(String(listening.address).split(':')[1]);
+    proxy = await startProxyCli(`127.0.0.1:${server.port}`, ['--out', lake.dir, '--events', eventsDir.dir, '--instance-id', 'test-proxy']);
+    const port = proxy.port;
     const client = new pg.Client({
       host: '127.0.0.1',
       port,
@@ -84,13 +45,12 @@ describe('auditlake proxy (CLI)', () => {
     await client.end();
     const wrong = new pg.Client({ host: '127.0.0.1', port, user: 'carol', password: 'nope', database: 'postgres' });
     await expect(wrong.connect()).rejects.toThrow(/password authentication failed/);
-    const exited = new Promise<number | null>((r) => proxy.once('exit', (code) => r(code)));
-    proxy.kill('SIGTERM');
-    exitCode = await exited;
+    exitCode = await proxy.stop();
+    stdout = proxy.stdout();
   }, 120_000);
 
   afterAll(async () => {
-    if (proxy && proxy.exitCode === null) proxy.kill('SIGKILL');
+    if (proxy && proxy.child.exitCode === null) proxy.child.kill('SIGKILL');
     await server?.stop();
     await lake?.cleanup();
     await eventsDir?.cleanup();

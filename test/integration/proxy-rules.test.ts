@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.js';
 import { tempLake } from '../support/lake.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
+import { type ProxyCli, startProxyCli } from '../support/proxy-cli.js';
 
 /**
  * `auditlake proxy --rules` in front of a real PostgreSQL, with two built-in rules (so the alerts do not
@@ -27,7 +27,7 @@ async function alertFiles(dir: string): Promise<string[]> {
 describe('auditlake proxy --rules', () => {
   let server: PgServer;
   let lake: Awaited<ReturnType<typeof tempLake>>;
-  let proxy: ChildProcess;
+  let proxy: ProxyCli | undefined;
   let stdout = '';
   let exitCode: number | null = null;
   let whileRunning: Record<string, unknown>[] = [];
@@ -42,37 +42,19 @@ describe('auditlake proxy --rules', () => {
     const rules = join(lake.dir, 'rules');
     await mkdir(rules);
     for (const rule of ['auth-brute-force.yaml', 'destructive-ddl.yaml']) await copyFile(join('rules', rule), join(rules, rule));
-    proxy = spawn(
-      process.execPath,
-      [
-        'bin/auditlake.js',
-        'proxy',
-        '--listen',
-        '127.0.0.1:0',
-        '--upstream',
-        `127.0.0.1:${server.port}`,
-        '--out',
-        out,
-        '--instance-id',
-        'rules-proxy',
-        '--flush-seconds',
-        '1',
-        '--rules',
-        rules,
-        '--alerts-jsonl',
-        join(lake.dir, 'alerts.jsonl'),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    proxy.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-    const port = await new Promise<number>((resolve, reject) => {
-      const check = () => {
-        const line = stdout.split('\n').find((l) => l.includes('"msg":"listening"'));
-        if (line) resolve(Number(String(JSON.parse(line).address).split(':')[1]));
-      };
-      proxy.stdout?.on('data', check);
-      proxy.once('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
-    });
+    proxy = await startProxyCli(`127.0.0.1:${server.port}`, [
+      '--out',
+      out,
+      '--instance-id',
+      'rules-proxy',
+      '--flush-seconds',
+      '1',
+      '--rules',
+      rules,
+      '--alerts-jsonl',
+      join(lake.dir, 'alerts.jsonl'),
+    ]);
+    const port = proxy.port;
 
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'dave', password: 'dave-pw', database: 'postgres' });
     await client.connect();
@@ -90,13 +72,12 @@ describe('auditlake proxy --rules', () => {
       const wrong = new pg.Client({ host: '127.0.0.1', port, user: 'dave', password: `guess-${i}`, database: 'postgres' });
       await expect(wrong.connect()).rejects.toThrow(/password authentication failed/);
     }
-    const exited = new Promise<number | null>((r) => proxy.once('exit', (code) => r(code)));
-    proxy.kill('SIGTERM');
-    exitCode = await exited;
+    exitCode = await proxy.stop();
+    stdout = proxy.stdout();
   }, 180_000);
 
   afterAll(async () => {
-    if (proxy && proxy.exitCode === null) proxy.kill('SIGKILL');
+    if (proxy && proxy.child.exitCode === null) proxy.child.kill('SIGKILL');
     await server?.stop();
     await lake?.cleanup();
   });

@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.js';
+import { collectFile } from '../support/collect.js';
 import { tempLake } from '../support/lake.js';
 import { type PgServer, startPgServer } from '../support/postgres.js';
+import { type ProxyCli, startProxyCli } from '../support/proxy-cli.js';
 
 /**
  * Several proxy tasks behind one load balancer record into one lake (the deployed stack runs two by
@@ -11,37 +12,6 @@ import { type PgServer, startPgServer } from '../support/postgres.js';
  * share a lake, an `ingest` writes into it while both run, and the lake then holds every statement of
  * both once, with a digest chain that verifies clean.
  */
-
-/** Starts `auditlake proxy` and resolves with its port once it listens. */
-function startProxy(upstream: number, lake: string, instance: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/auditlake.js',
-      'proxy',
-      '--listen',
-      '127.0.0.1:0',
-      '--upstream',
-      `127.0.0.1:${upstream}`,
-      '--out',
-      lake,
-      '--instance-id',
-      instance,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /"msg":"listening".*?"address":"[^"]*:(\d+)"/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`proxy ${instance} exited with ${code}: ${err}`)));
-  });
-}
 
 async function queryThrough(port: number, marker: string): Promise<void> {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
@@ -51,43 +21,40 @@ async function queryThrough(port: number, marker: string): Promise<void> {
   await client.end();
 }
 
-function stop(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  child.kill('SIGTERM');
-  return exited;
-}
-
 describe('two proxies recording into one lake', () => {
   let server: PgServer;
   let lake: Awaited<ReturnType<typeof tempLake>>;
-  const proxies: ChildProcess[] = [];
+  const proxies: ProxyCli[] = [];
   let ingest: { code: number; out: string; err: string };
   const exitCodes: (number | null)[] = [];
 
   beforeAll(async () => {
     server = await startPgServer();
     lake = await tempLake();
-    const a = await startProxy(server.port, lake.dir, 'task-a');
-    proxies.push(a.child);
-    const b = await startProxy(server.port, lake.dir, 'task-b');
-    proxies.push(b.child);
+    const a = await startProxyCli(`127.0.0.1:${server.port}`, ['--out', lake.dir, '--instance-id', 'task-a']);
+    proxies.push(a);
+    const b = await startProxyCli(`127.0.0.1:${server.port}`, ['--out', lake.dir, '--instance-id', 'task-b']);
+    proxies.push(b);
     await queryThrough(a.port, 'through-a');
     await queryThrough(b.port, 'through-b');
     // A writer that does take the lock is not kept out by running proxies.
     ingest = await cli('ingest', 'fixtures/pgaudit/pg13.csv', '--out', lake.dir, '--json');
-    for (const p of proxies) exitCodes.push(await stop(p));
+    for (const p of proxies) exitCodes.push(await p.stop());
   }, 120_000);
 
   afterAll(async () => {
-    for (const p of proxies) if (p.exitCode === null) p.kill('SIGKILL');
+    for (const p of proxies) if (p.child.exitCode === null) p.child.kill('SIGKILL');
     await server?.stop();
     await lake?.cleanup();
   });
 
-  it('starts both, and lets an ingest write beside them', () => {
+  it('starts both, and lets an ingest write beside them', async () => {
     expect(exitCodes).toEqual([0, 0]);
     expect(ingest.code, ingest.err).toBe(0);
-    expect(JSON.parse(ingest.out).events).toBeGreaterThan(0);
+    const expected = (await collectFile('fixtures/pgaudit/pg13.csv')).events.length;
+    expect(JSON.parse(ingest.out).events).toBe(expected);
+    const r = await cli('query', '--lake', lake.dir, '--format', 'json', "SELECT count(*) AS n FROM audit_events WHERE source = 'pgaudit'");
+    expect(JSON.parse(r.out)).toEqual([{ n: String(expected) }]);
   });
 
   it("holds each proxy's statements once, under its own instance", async () => {
