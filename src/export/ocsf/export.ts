@@ -1,5 +1,5 @@
 import { rm, rmdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb } from '../../lake/duckdb.js';
 import { sqlString } from '../../lake/parquet-convert.js';
@@ -142,8 +142,9 @@ export async function exportOcsfFiles(lake: Storage, out: Storage, options: Ocsf
     for (const staged of open.values()) await rm(staged.path, { force: true });
     await session.close();
     converter.closeSync();
-    // A local export folder keeps only the export: remove the staging folders if they are empty now.
-    if (out.localPath('') !== null) for (const dir of [staging, dirname(staging)]) await rmdir(dir).catch(() => {});
+    // A local export folder keeps only the export: remove the staging folders, up to the export's root, if empty now.
+    const root = out.localPath('');
+    if (root !== null) for (let dir = staging; dir.startsWith(root + sep); dir = dirname(dir)) await rmdir(dir).catch(() => {});
   }
 }
 
